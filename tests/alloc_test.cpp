@@ -1,0 +1,64 @@
+// Heap allocations per call: zero for every composition, counted by a replacement operator new.
+// SPDX-License-Identifier: MIT
+#include <resil/compose.hpp>
+#include <resil/core/events.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "support/counting_new.hpp"
+#include "support/test_policies.hpp"
+
+using resil_test::allocation_counter;
+
+TEST_CASE("alloc: the counter sees allocations (so zero below means zero)", "[alloc]") {
+  allocation_counter count;
+  auto* p = new int(1);
+  delete p;
+  CHECK(count.count() == 1);
+}
+
+TEST_CASE("alloc: calls through a composition allocate nothing", "[alloc]") {
+  resil_test::counting_policy a;
+  resil_test::counting_policy b;
+  resil_test::repeating_policy twice;
+  auto pipeline = resil::compose(a, twice, b);
+  auto decorated = resil::decorate([](int x) { return x * 2; }, a, b);
+  int sum = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) {
+    sum += pipeline.execute([](int x) { return x; }, i);
+    sum += pipeline.try_execute([](resil::context& ctx) { return int(ctx.attempt()); }).value();
+    sum += decorated(i);
+    sum += decorated.try_call(i).value();
+  }
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(sum > 0);
+}
+
+TEST_CASE("alloc: rejections and error outcomes allocate nothing", "[alloc]") {
+  resil_test::rejecting_policy reject;
+  auto pipeline = resil::compose(reject);
+  int errors = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) {
+    errors += pipeline.try_execute([] { return 1; }).has_error() ? 1 : 0;
+    errors +=
+        pipeline.try_execute([] { return resil::outcome<int>::from_error(resil::errc::timeout); })
+                .has_error()
+            ? 1
+            : 0;
+  }
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(errors == 2000);
+}
+
+TEST_CASE("alloc: publishing with no listener allocates nothing", "[alloc]") {
+  resil::event_publisher<std::string> p;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) p.publish_with([] { return std::string(100, 'x'); });
+  CHECK(count.count() == 0);
+}

@@ -1,0 +1,47 @@
+// Built with -fno-exceptions: the try_execute / try_call API works and reports every failure
+// through resil::outcome. A plain program, since Catch2 itself needs exceptions.
+// SPDX-License-Identifier: MIT
+#include <resil/resil.hpp>
+
+#include <cstdio>
+
+#include "support/test_policies.hpp"
+
+static_assert(RESIL_HAS_EXCEPTIONS == 0, "this test must be built with -fno-exceptions");
+
+namespace {
+int failures = 0;
+void check(bool ok, const char* what) {
+  if (!ok) {
+    std::printf("FAILED: %s\n", what);
+    ++failures;
+  }
+}
+}  // namespace
+
+int main() {
+  resil_test::counting_policy counter;
+  resil_test::rejecting_policy reject;
+  resil_test::repeating_policy twice;
+
+  auto pipeline = resil::compose(twice, counter);
+  const auto ok = pipeline.try_execute([](int x) { return x * 2; }, 21);
+  check(ok.has_value() && ok.value() == 42, "a value comes back");
+  check(counter.calls == 2, "the repeating policy called twice");
+
+  const auto failed = pipeline.try_execute([]() -> resil::outcome<int> {
+    return resil::outcome<int>::from_error(resil::errc::timeout);
+  });
+  check(failed.has_error() && failed.error() == resil::errc::timeout, "an error comes back");
+
+  auto refused = resil::decorate([] { return 1; }, counter, reject);
+  const auto r = refused.try_call();
+  check(r.error() == resil::errc::bulkhead_full, "a rejection comes back as an error code");
+
+  const resil::classifier c;
+  check(c.classify(r) == resil::verdict::ignored, "rejections are ignored by default");
+  check(c.classify(failed) == resil::verdict::failure, "timeouts are failures");
+
+  std::printf("%s\n", failures == 0 ? "no-exceptions: all checks passed" : "no-exceptions: FAILED");
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,23 @@
+# Extracts the first C++ block of README.md, compiles it against the source tree and runs it.
+cmake_minimum_required(VERSION 3.21)
+file(READ "${SOURCE_DIR}/README.md" readme)
+string(FIND "${readme}" "```cpp\n" begin)
+if(begin EQUAL -1)
+  message(FATAL_ERROR "README.md has no C++ block")
+endif()
+math(EXPR begin "${begin} + 7")
+string(SUBSTRING "${readme}" ${begin} -1 rest)
+string(FIND "${rest}" "```" end)
+string(SUBSTRING "${rest}" 0 ${end} program)
+file(WRITE "${WORK_DIR}/readme_program.cpp" "${program}")
+execute_process(COMMAND ${CXX} -std=c++20 -Wall -Wextra -Werror -I${SOURCE_DIR}/include -pthread
+                        "${WORK_DIR}/readme_program.cpp" -o "${WORK_DIR}/readme_program"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "README program does not compile:\n${out}")
+endif()
+execute_process(COMMAND "${WORK_DIR}/readme_program" RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+message(STATUS "${out}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "README program exited with ${rc}")
+endif()
