@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "backoff.hpp"
 #include "compose.hpp"
 #include "core/classify.hpp"
 #include "core/clock.hpp"

@@ -3,10 +3,25 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace resil {
+
+/**
+ * A source of uniformly distributed random bits, as `std::uniform_random_bit_generator` (same
+ * requirements; spelled out here so resil's headers need not include `<random>`).
+ * `resil::splitmix64` models it, and so do `std::mt19937_64` and friends.
+ */
+template <class G>
+concept random_generator =
+    std::invocable<G&> && std::unsigned_integral<std::invoke_result_t<G&>> && requires {
+  { G::min() } -> std::same_as<std::invoke_result_t<G&>>;
+  { G::max() } -> std::same_as<std::invoke_result_t<G&>>;
+  requires std::bool_constant<(G::min() < G::max())>::value;
+};
 
 /**
  * A small, fast, seedable random bit generator (SplitMix64) that is safe to share between
