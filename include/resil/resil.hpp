@@ -14,4 +14,5 @@
 #include "core/policy.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "core/virtual_clock.hpp"
 #include "version.hpp"

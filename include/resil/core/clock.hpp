@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -51,9 +52,14 @@ class waiter {
 
   /// Wakes the waiting thread (or the next wait, if nobody waits yet).
   void notify() noexcept {
-    std::lock_guard lock(mutex_);
-    notified_ = true;
-    cv_.notify_all();
+    hook* h = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      notified_ = true;
+      h = hook_;
+      cv_.notify_all();
+    }
+    if (h != nullptr) h->on_signal(*this);
   }
 
   /// Whether `notify()` has been called since construction or the last `reset()`.
@@ -80,9 +86,42 @@ class waiter {
 
   /// Marks the wait as stopped and wakes the waiting thread. For clock implementations.
   void interrupt() noexcept {
+    hook* h = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+      h = hook_;
+      cv_.notify_all();
+    }
+    if (h != nullptr) h->on_signal(*this);
+  }
+
+  /// Told when a waiter is notified or interrupted, after the waiter's own lock is released.
+  /// For clocks that schedule their waiters themselves (`virtual_clock`).
+  class hook {
+   public:
+    virtual void on_signal(waiter& w) noexcept = 0;
+
+   protected:
+    hook() = default;
+    hook(const hook&) = default;
+    hook& operator=(const hook&) = default;
+    ~hook() = default;
+  };
+
+  /// Installs (or, with null, removes) the hook told about `notify()` and `interrupt()`.
+  /// For clock implementations.
+  void set_hook(hook* h) noexcept {
     std::lock_guard lock(mutex_);
-    stopped_ = true;
-    cv_.notify_all();
+    hook_ = h;
+  }
+
+  /// How the wait has ended so far: notified, stopped or expired, if any. For clock
+  /// implementations.
+  [[nodiscard]] std::optional<wait_status> peek() const noexcept {
+    std::lock_guard lock(mutex_);
+    if (!notified_ && !stopped_ && !expired_) return std::nullopt;
+    return status_locked();
   }
 
   /// Blocks until notified, expired or interrupted, whichever first. For clock implementations
@@ -113,6 +152,7 @@ class waiter {
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
+  hook* hook_ = nullptr;
   bool notified_ = false;
   bool stopped_ = false;
   bool expired_ = false;

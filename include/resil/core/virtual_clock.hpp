@@ -1,0 +1,374 @@
+// resil::virtual_clock: simulated time for multi-threaded simulations. Participating threads
+// run one at a time; when every one of them waits, time jumps to the earliest deadline.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <stop_token>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "time.hpp"
+
+namespace resil {
+
+/**
+ * A clock for deterministic multi-threaded simulations: minutes of traffic in milliseconds,
+ * the same result on every run.
+ *
+ * Threads take part by being started with `clock.spawn(f)` (or by holding a
+ * `virtual_clock::participant`). Participants run **one at a time**, in a deterministic order:
+ * the running participant keeps the CPU until it waits through the clock (`sleep_until`,
+ * `wait_until`: every wait inside resil: retry delays, bulkhead and limiter waits, timeouts, chaos
+ * latency, health intervals) or finishes. Then the next runnable participant runs (FIFO: spawn
+ * order, then the order in which they became runnable). When none is runnable, time jumps to the
+ * earliest deadline and the waiters due at it become runnable, earliest first. Time does not
+ * pass while a participant computes. No real sleeping, no busy spinning.
+ *
+ *     resil::virtual_clock clock;
+ *     resil::basic_retry<resil::virtual_clock> retry{options, clock};
+ *     std::vector<std::jthread> users;
+ *     for (int i = 0; i < 10; ++i) users.push_back(clock.spawn([&] { simulate_user(i); }));
+ *     users.clear();   // joins: ten minutes of simulated traffic later
+ *
+ * Determinism holds when everything the participants share goes through the clock and the
+ * participants' own random generators are seeded; a participant must not block on something the
+ * clock cannot see (a mutex held across a clock wait, I/O, `join`).
+ *
+ * Misuse is reported clearly: a thread that waits without being a participant gets
+ * `std::logic_error`; when every participant waits without a deadline (a deadlock), the deadlock
+ * handler runs (by default it prints the situation and aborts). Copies share one timeline.
+ * Thread-safe.
+ */
+class virtual_clock {
+  struct entry;
+  struct state;
+
+ public:
+  using duration = nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<virtual_clock, nanoseconds>;
+  static constexpr bool is_steady = true;
+
+  /// A new timeline starting at `start`, with no participant.
+  explicit virtual_clock(time_point start = time_point{}) : state_(std::make_shared<state>()) {
+    state_->now.store(start.time_since_epoch().count(), std::memory_order_relaxed);
+  }
+
+  /// The current simulated time (constant while a participant runs).
+  [[nodiscard]] time_point now() const noexcept {
+    return time_point{nanoseconds{state_->now.load(std::memory_order_acquire)}};
+  }
+
+  /// Waits until `t` (returns true) or until `st` is stopped (returns false). Participants only.
+  bool sleep_until(time_point t, const std::stop_token& st = {}) const {
+    waiter w;
+    return wait_until(w, t, st) == wait_status::deadline;
+  }
+
+  /// Waits until `w` is notified, `t` passes, or `st` is stopped. Participants only.
+  wait_status wait_until(waiter& w, time_point t, const std::stop_token& st = {}) const {
+    state& s = *state_;
+    s.require_participant();
+    if (auto done = w.peek()) return *done;
+    if (st.stop_requested()) return wait_status::stopped;
+    if (t.time_since_epoch().count() <= s.now.load(std::memory_order_relaxed)) {
+      return wait_status::deadline;
+    }
+    entry e;
+    e.w = &w;
+    e.deadline = t.time_since_epoch().count();
+    w.set_hook(&s);
+    {
+      // Armed before the turn is handed on, so a stop requested by the next participant always
+      // finds this wait (a signal that lands before the entry is queued is seen by peek()).
+      std::stop_callback on_stop(st, [&w]() noexcept { w.interrupt(); });
+      std::unique_lock lock(s.mutex);
+      e.seq = s.next_seq++;
+      if (w.peek()) {
+        s.runnable.push_back(&e);
+      } else {
+        s.blocked.push_back(&e);
+      }
+      s.busy = false;
+      s.dispatch_locked(lock);
+      e.cv.wait(lock, [&e] { return e.go; });
+    }
+    w.set_hook(nullptr);
+    return w.peek().value_or(wait_status::deadline);
+  }
+
+  /**
+   * Runs `f(0)`, ..., `f(n-1)` as `n` participants admitted in index order at the current
+   * simulated time, and returns when all have finished. The deterministic way to start a
+   * simulation:
+   *
+   *     clock.run(10, [&](std::size_t user) { simulate_user(user); });
+   *
+   * Call it from a thread that is not a participant.
+   */
+  template <class F>
+  void run(std::size_t n, F&& f) const {
+    std::vector<std::jthread> threads;
+    threads.reserve(n);
+    {
+      // Holding a turn while spawning keeps the new participants from starting (and time from
+      // moving) until all of them are admitted.
+      participant self{*this};
+      for (std::size_t i = 0; i < n; ++i) threads.push_back(spawn([&f, i] { f(i); }));
+    }
+    threads.clear();
+  }
+
+  /**
+   * Starts `f` on a new participant thread and returns it (`f()` or `f(std::stop_token)`).
+   * Participants are admitted in the order of `spawn` calls. A spawn from a participant is
+   * deterministic; spawns from another thread race with the participants already running (the
+   * first may run, and move time, before the second is admitted) — use `run` to start several
+   * at once. The returned `std::jthread` requests stop and joins when destroyed: destroy it from a
+   * thread that is not itself a participant.
+   */
+  template <class F>
+  [[nodiscard]] std::jthread spawn(F&& f) const {
+    auto start = std::make_unique<entry>();
+    state_->admit(*start);
+    return std::jthread([s = state_, start = std::move(start),
+                         fn = std::forward<F>(f)](std::stop_token st) mutable {
+      participant_scope scope{*s, *start};
+      if constexpr (std::is_invocable_v<F&, std::stop_token>) {
+        fn(std::move(st));
+      } else {
+        fn();
+      }
+    });
+  }
+
+  /**
+   * Makes the current thread a participant for the lifetime of this object: the constructor
+   * waits for the thread's turn; the destructor hands the turn on and leaves. Prefer `spawn`,
+   * whose admission order is deterministic.
+   */
+  class participant {
+   public:
+    explicit participant(const virtual_clock& c)
+        : state_(c.state_), start_(std::make_unique<entry>()) {
+      state_->admit(*start_);
+      state_->enter(*start_);
+    }
+    participant(const participant&) = delete;
+    participant& operator=(const participant&) = delete;
+    ~participant() { state_->leave(); }
+
+   private:
+    std::shared_ptr<state> state_;
+    std::unique_ptr<entry> start_;
+  };
+
+  /// Participants currently registered.
+  [[nodiscard]] std::size_t participants() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->participants;
+  }
+
+  /// How many times a participant was given its turn (a measure of simulation work).
+  [[nodiscard]] std::uint64_t steps() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->steps;
+  }
+
+  /// Deadlocks seen so far (every participant waiting with no deadline).
+  [[nodiscard]] std::uint64_t deadlocks() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->deadlocks;
+  }
+
+  /**
+   * Replaces what happens on a deadlock. The handler runs on the thread whose wait completed the
+   * deadlock, without the clock's lock held, and receives the number of participants. The default
+   * prints a message and aborts. With a handler that returns, the simulation stays idle until
+   * some non-participant thread notifies or stops one of the waiters.
+   */
+  void on_deadlock(std::function<void(std::size_t)> handler) const {
+    std::lock_guard lock(state_->mutex);
+    state_->deadlock_handler = std::move(handler);
+  }
+
+  friend bool operator==(const virtual_clock& a, const virtual_clock& b) noexcept {
+    return a.state_ == b.state_;
+  }
+  friend const void* resil_clock_key(const virtual_clock& c) noexcept { return c.state_.get(); }
+
+ private:
+  struct entry {
+    waiter* w = nullptr;  // null for a participant waiting for its first turn
+    std::int64_t deadline = std::numeric_limits<std::int64_t>::max();
+    std::uint64_t seq = 0;
+    bool go = false;
+    std::condition_variable cv;
+  };
+
+  struct state final : waiter::hook {
+    mutable std::mutex mutex;
+    std::atomic<std::int64_t> now{0};
+    std::size_t participants = 0;
+    bool busy = false;            // a participant holds the turn
+    std::deque<entry*> runnable;  // FIFO of participants ready to run
+    std::vector<entry*> blocked;  // participants waiting for a signal or a deadline
+    std::uint64_t next_seq = 0;
+    std::uint64_t steps = 0;
+    std::uint64_t deadlocks = 0;
+    std::function<void(std::size_t)> deadlock_handler;
+
+    static const state*& current() noexcept {
+      thread_local const state* s = nullptr;
+      return s;
+    }
+
+    void require_participant() const {
+      if (current() == this) return;
+#if RESIL_HAS_EXCEPTIONS
+      throw std::logic_error(
+          "resil::virtual_clock: a thread waited on a virtual clock without being a "
+          "participant; start it with clock.spawn(f) or hold a virtual_clock::participant");
+#else
+      std::fputs("resil::virtual_clock: a thread waited without being a participant\n", stderr);
+      std::abort();
+#endif
+    }
+
+    // A waiter of a blocked participant was notified or stopped: it becomes runnable.
+    void on_signal(waiter& w) noexcept override {
+      std::unique_lock lock(mutex);
+      const auto it =
+          std::find_if(blocked.begin(), blocked.end(), [&w](const entry* e) { return e->w == &w; });
+      if (it == blocked.end()) return;  // already runnable, or its wait already ended
+      runnable.push_back(*it);
+      blocked.erase(it);
+      if (!busy) dispatch_locked(lock);
+    }
+
+    // Registers a participant that will wait for its first turn (called by the spawning thread).
+    void admit(entry& start) {
+      std::unique_lock lock(mutex);
+      ++participants;
+      start.seq = next_seq++;
+      runnable.push_back(&start);
+      if (!busy) dispatch_locked(lock);
+    }
+
+    // The participant's thread: wait for the first turn.
+    void enter(entry& start) {
+      std::unique_lock lock(mutex);
+      start.cv.wait(lock, [&start] { return start.go; });
+      current() = this;
+    }
+
+    void leave() {
+      current() = nullptr;
+      std::unique_lock lock(mutex);
+      --participants;
+      busy = false;
+      dispatch_locked(lock);
+    }
+
+    // Hands the turn to the next runnable participant, moving time forward if none is runnable.
+    // Precondition: nobody holds the turn. May release the lock to run the deadlock handler.
+    void dispatch_locked(std::unique_lock<std::mutex>& lock) {
+      if (runnable.empty() && !advance_locked()) {
+        if (participants > 0 && blocked.size() == participants) report_deadlock(lock);
+        return;
+      }
+      entry* next = runnable.front();
+      runnable.pop_front();
+      next->go = true;
+      busy = true;
+      ++steps;
+      next->cv.notify_one();
+    }
+
+    // Jumps to the earliest deadline; the waiters due then become runnable, earliest first.
+    bool advance_locked() {
+      constexpr auto never = std::numeric_limits<std::int64_t>::max();
+      std::int64_t earliest = never;
+      for (const entry* e : blocked) earliest = std::min(earliest, e->deadline);
+      if (earliest == never) return false;
+      if (earliest > now.load(std::memory_order_relaxed)) {
+        now.store(earliest, std::memory_order_release);
+      }
+      std::vector<entry*> due;
+      std::erase_if(blocked, [&](entry* e) {
+        if (e->deadline > earliest) return false;
+        due.push_back(e);
+        return true;
+      });
+      std::sort(due.begin(), due.end(), [](const entry* a, const entry* b) {
+        return a->deadline != b->deadline ? a->deadline < b->deadline : a->seq < b->seq;
+      });
+      for (entry* e : due) {
+        e->w->expire();
+        runnable.push_back(e);
+      }
+      return true;
+    }
+
+    void report_deadlock(std::unique_lock<std::mutex>& lock) {
+      ++deadlocks;
+      auto handler = deadlock_handler;
+      const std::size_t n = participants;
+      lock.unlock();
+      if (handler) {
+        handler(n);
+      } else {
+        std::fprintf(stderr,
+                     "resil::virtual_clock: deadlock: all %zu participants wait with no deadline "
+                     "and nothing can wake them\n",
+                     n);
+        std::abort();
+      }
+      lock.lock();
+    }
+  };
+
+  struct participant_scope {
+    state& s;
+    participant_scope(state& st, entry& start) : s(st) { s.enter(start); }
+    participant_scope(const participant_scope&) = delete;
+    participant_scope& operator=(const participant_scope&) = delete;
+    ~participant_scope() { s.leave(); }
+  };
+
+  std::shared_ptr<state> state_;
+};
+
+/**
+ * Starts a thread that takes part in `c`'s timeline: a participant of a `virtual_clock`
+ * (`c.spawn(f)`), a plain `std::jthread` for every other clock. Library code that owns a thread
+ * (a timeout's timer, a health registry's prober) starts it this way so it runs on virtual time.
+ */
+template <clock C, class F>
+[[nodiscard]] std::jthread start_thread(const C& c, F&& f) {
+  if constexpr (requires { c.spawn(std::forward<F>(f)); }) {
+    return c.spawn(std::forward<F>(f));
+  } else {
+    return std::jthread(std::forward<F>(f));
+  }
+}
+
+}  // namespace resil
