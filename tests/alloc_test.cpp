@@ -1,5 +1,6 @@
 // Heap allocations per call: zero for every composition, counted by a replacement operator new.
 // SPDX-License-Identifier: MIT
+#include <resil/chaos.hpp>
 #include <resil/compose.hpp>
 #include <resil/core/events.hpp>
 
@@ -61,4 +62,18 @@ TEST_CASE("alloc: publishing with no listener allocates nothing", "[alloc]") {
   allocation_counter count;
   for (int i = 0; i < 1000; ++i) p.publish_with([] { return std::string(100, 'x'); });
   CHECK(count.count() == 0);
+}
+
+TEST_CASE("alloc: chaos policies allocate nothing when off or injecting an error code",
+          "[alloc]") {
+  resil::chaos_fault off{{.injection_rate = 1.0, .enabled = false}, resil::errc::timeout};
+  resil::chaos_fault on{{.injection_rate = 0.5}, resil::errc::timeout};
+  resil::chaos_latency no_wait{{.injection_rate = 1.0}, resil::nanoseconds{0}};
+  auto pipeline = resil::compose(off, on, no_wait);
+  int values = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) values += pipeline.try_execute([] { return 1; }).has_value();
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(values > 0);
 }

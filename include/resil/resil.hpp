@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backoff.hpp"
+#include "chaos.hpp"
 #include "compose.hpp"
 #include "core/classify.hpp"
 #include "core/clock.hpp"
