@@ -16,4 +16,5 @@
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "core/virtual_clock.hpp"
+#include "health.hpp"
 #include "version.hpp"
