@@ -9,6 +9,7 @@
 #include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/errors.hpp"
+#include "core/event_log.hpp"
 #include "core/events.hpp"
 #include "core/outcome.hpp"
 #include "core/permit.hpp"
