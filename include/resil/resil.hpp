@@ -14,4 +14,6 @@
 #include "core/policy.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "retry.hpp"
+#include "retry_budget.hpp"
 #include "version.hpp"
