@@ -223,7 +223,8 @@ class basic_retry : public policy_base<basic_retry<Clock>> {
         clock_(std::move(clock)),
         rng_(options_.seed ? *options_.seed : entropy_seed(this)),
         max_delay_(options_.max_delay.value_or(options_.backoff.cap())),
-        limit_total_(options_.max_total_duration != nanoseconds::max()) {}
+        limit_total_(options_.max_total_duration != nanoseconds::max()),
+        guarded_(limit_total_ || options_.concurrency_budget != nullptr) {}
   /// A retry on a default-constructed clock.
   explicit basic_retry(retry_options options) : basic_retry(std::move(options), Clock{}) {}
 
@@ -279,9 +280,17 @@ class basic_retry : public policy_base<basic_retry<Clock>> {
     }
   };
 
+  // The cold paths, out of line so that invoke's hot path inlines into the caller.
   template <class R, class Next>
-  outcome<R> retry_after_failure(context& ctx, Next& next, outcome<R> first, verdict v,
-                                 std::exception_ptr error, std::int64_t started);
+  RESIL_NOINLINE outcome<R> after_first(context& ctx, Next& next, outcome<R>& first);
+
+  template <class R, class Next>
+  RESIL_NOINLINE outcome<R> invoke_guarded(context& ctx, Next& next);
+
+  template <class R, class Next>
+  RESIL_NOINLINE outcome<R> retry_after_failure(context& ctx, Next& next, outcome<R> first,
+                                                verdict v, std::exception_ptr error,
+                                                std::int64_t started);
 
   template <class R>
   std::pair<nanoseconds, std::exception_ptr> delay_after(const outcome<R>& r, std::uint32_t attempt,
@@ -329,6 +338,7 @@ class basic_retry : public policy_base<basic_retry<Clock>> {
   splitmix64 rng_;
   nanoseconds max_delay_;
   bool limit_total_;
+  bool guarded_;  // a concurrency budget or max_total_duration: the first attempt needs setup
   event_publisher<retry_event> events_;
   alignas(detail::cache_line) std::atomic<std::uint64_t> successful_with_retry_{0};
   std::atomic<std::uint64_t> failed_without_retry_{0};
@@ -345,24 +355,41 @@ using retry = basic_retry<>;
 template <resil::clock Clock>
 template <class R, class Next>
 outcome<R> basic_retry<Clock>::invoke(context& ctx, Next&& next) {
+  // The hot path: no concurrency budget and no time limit, a value that no result rule needs to
+  // look at and no listener to tell. It reads no clock, draws no random number and writes no
+  // shared memory (a token budget that is full is only read); everything else runs out of line.
+  if (RESIL_UNLIKELY(guarded_)) return invoke_guarded<R>(ctx, next);
+  ctx.set_attempt(1);
+  outcome<R> r = next(ctx);
+  if (RESIL_UNLIKELY(!r.has_value() ||
+                     ctx.effective_classifier(options_.classify).has_result_rules() ||
+                     events_.has_listeners())) {
+    return after_first<R>(ctx, next, r);
+  }
+  if (options_.budget != nullptr) options_.budget->record_success();  // a load when full
+  return r;
+}
+
+template <resil::clock Clock>
+template <class R, class Next>
+outcome<R> basic_retry<Clock>::after_first(context& ctx, Next& next, outcome<R>& first) {
+  auto verdict_and_error = ctx.effective_classifier(options_.classify).classify_noexcept(first);
+  return retry_after_failure<R>(ctx, next, std::move(first), verdict_and_error.first,
+                                std::move(verdict_and_error.second), 0);
+}
+
+template <resil::clock Clock>
+template <class R, class Next>
+outcome<R> basic_retry<Clock>::invoke_guarded(context& ctx, Next& next) {
   const call_scope scope{options_.concurrency_budget};
   // Only max_total_duration needs the start of the first attempt; the reading is shared with the
   // inner policies of this attempt (context::start_time), so it costs nothing extra there.
   const std::int64_t started = limit_total_ ? to_ticks<Clock>(ctx.start_time(clock_)) : 0;
   ctx.set_attempt(1);
   outcome<R> r = next(ctx);
-  const classifier& cls = ctx.effective_classifier(options_.classify);
-  auto [v, error] = cls.classify_noexcept(r);
-  if (RESIL_LIKELY(r.has_value() && v != verdict::failure && !error)) {
-    if (options_.budget != nullptr) options_.budget->record_success();
-    if (RESIL_UNLIKELY(events_.has_listeners())) {
-      if (auto e = publish([&] { return event_for(retry_event_kind::succeeded, 1, r); })) {
-        return outcome<R>::from_exception(std::move(e));
-      }
-    }
-    return r;
-  }
-  return retry_after_failure<R>(ctx, next, std::move(r), v, std::move(error), started);
+  auto verdict_and_error = ctx.effective_classifier(options_.classify).classify_noexcept(r);
+  return retry_after_failure<R>(ctx, next, std::move(r), verdict_and_error.first,
+                                std::move(verdict_and_error.second), started);
 }
 
 template <resil::clock Clock>
@@ -390,11 +417,12 @@ outcome<R> basic_retry<Clock>::retry_after_failure(context& ctx, Next& next, out
     if (!tokens_left) return stop_on(r, attempt, retry_stop::budget);
     if (ctx.stop_requested()) return stop_on(r, attempt, retry_stop::cancelled);
 
-    auto [delay, hook_error] = delay_after(r, attempt, state);
-    if (hook_error) {
-      return finish(outcome<R>::from_exception(std::move(hook_error)), retry_event_kind::aborted,
+    auto chosen = delay_after(r, attempt, state);
+    if (chosen.second) {
+      return finish(outcome<R>::from_exception(std::move(chosen.second)), retry_event_kind::aborted,
                     attempt);
     }
+    const nanoseconds delay = chosen.first;
 
     time_point deadline = ctx.deadline(clock_);
     retry_stop reason = retry_stop::deadline;
