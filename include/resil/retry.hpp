@@ -221,10 +221,10 @@ class basic_retry : public policy_base<basic_retry<Clock>> {
   basic_retry(retry_options options, Clock clock)
       : options_(checked(std::move(options))),
         clock_(std::move(clock)),
-        rng_(options_.seed ? *options_.seed : entropy_seed(this)),
         max_delay_(options_.max_delay.value_or(options_.backoff.cap())),
         limit_total_(options_.max_total_duration != nanoseconds::max()),
-        guarded_(limit_total_ || options_.concurrency_budget != nullptr) {}
+        guarded_(limit_total_ || options_.concurrency_budget != nullptr),
+        rng_(options_.seed ? *options_.seed : entropy_seed(this)) {}
   /// A retry on a default-constructed clock.
   explicit basic_retry(retry_options options) : basic_retry(std::move(options), Clock{}) {}
 
@@ -333,13 +333,16 @@ class basic_retry : public policy_base<basic_retry<Clock>> {
         .fetch_add(1, std::memory_order_relaxed);
   }
 
+  // Read on every call (never written after construction) ...
   const retry_options options_;
   [[no_unique_address]] Clock clock_;
-  splitmix64 rng_;
   nanoseconds max_delay_;
   bool limit_total_;
   bool guarded_;  // a concurrency budget or max_total_duration: the first attempt needs setup
   event_publisher<retry_event> events_;
+  // ... and written only after failures, on lines of their own so that retries in one thread do
+  // not slow down the first-attempt successes of others.
+  alignas(detail::cache_line) splitmix64 rng_;
   alignas(detail::cache_line) std::atomic<std::uint64_t> successful_with_retry_{0};
   std::atomic<std::uint64_t> failed_without_retry_{0};
   std::atomic<std::uint64_t> failed_with_retry_{0};
