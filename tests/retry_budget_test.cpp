@@ -1,11 +1,14 @@
 // Tests for resil/retry_budget.hpp: the gRPC A6 token budget and the Envoy-style concurrency
 // budget, driven by hand (the retry's use of them is in retry_test.cpp).
 // SPDX-License-Identifier: MIT
+#include <resil/core/random.hpp>
 #include <resil/retry_budget.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <thread>
@@ -101,6 +104,33 @@ TEST_CASE("retry_budget: invalid bounds are rejected; 1000 tokens is valid (grpc
   }
   CHECK(resil::retry_budget_options{.max_tokens = 0}.validate()->message ==
         "resil: retry_budget_options.max_tokens = 0 is invalid: must be in [0.001, 1000]");
+}
+
+TEST_CASE("retry_budget: matches a naive model over 10^5 random operations", "[retry_budget]") {
+  // The model: a plain integer, clamped by hand after every step.
+  for (const auto& [max_tokens, ratio] : {std::pair{10.0, 0.1}, std::pair{4.0, 1.6},
+                                          std::pair{1000.0, 0.001}, std::pair{0.5, 0.25}}) {
+    retry_budget b{{.max_tokens = max_tokens, .token_ratio = ratio}};
+    const auto max_milli = static_cast<long long>(std::llround(max_tokens * 1000));
+    const auto ratio_milli = static_cast<long long>(std::llround(ratio * 1000));
+    long long model = max_milli;
+    resil::splitmix64 rng{2670};
+    for (int i = 0; i < 100'000; ++i) {
+      // Alternate calm phases (90 % successes) and outages (90 % failures), so the walk spends
+      // time at both clamps and crosses the half-way threshold many times.
+      const bool calm = (i / 500) % 2 == 0;
+      const bool success = (rng() % 10 < 9) == calm;
+      if (success) {
+        model = std::min(model + ratio_milli, max_milli);
+        b.record_success();
+      } else {
+        model = std::max(model - 1000, 0LL);
+        REQUIRE(b.record_failure() == (2 * model > max_milli));
+      }
+      REQUIRE(b.milli_tokens() == model);
+      REQUIRE(b.can_retry() == (2 * model > max_milli));
+    }
+  }
 }
 
 TEST_CASE("retry_budget: concurrent failures and successes keep the count in [0, max]",

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "support/test_policies.hpp"
@@ -761,6 +762,30 @@ TEST_CASE("retry: results of every kind come back: references, void, move-only",
   CHECK(calls == 2);
   auto p = r.execute([] { return std::make_unique<int>(7); });
   CHECK(*p == 7);
+}
+
+TEST_CASE("retry: the same retry can be used from inside its own callable", "[retry]") {
+  manual_retry r{{.max_attempts = 2, .backoff = backoff{}}};
+  std::function<int(int)> nested = [&](int depth) -> int {
+    if (depth == 0) return 0;
+    int calls = 0;
+    return r.execute([&] {
+      if (++calls == 1) throw io_error("first attempt at every depth fails");
+      return 1 + nested(depth - 1);
+    });
+  };
+  CHECK(nested(3) == 3);
+  CHECK(r.metrics().successful_with_retry == 3);
+}
+
+TEST_CASE("retry: a live retry is neither copyable nor movable", "[retry]") {
+  STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<resil::retry>);
+  STATIC_REQUIRE_FALSE(std::is_move_constructible_v<resil::retry>);
+  STATIC_REQUIRE_FALSE(std::is_copy_assignable_v<resil::retry>);
+  STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<resil::retry_budget>);
+  STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<resil::retry_concurrency_budget>);
+  STATIC_REQUIRE(resil::policy<resil::retry>);
+  STATIC_REQUIRE(resil::retry::repeats_call);
 }
 
 // -- events and metrics ---------------------------------------------------------------------------
