@@ -367,9 +367,14 @@ outcome<R> basic_retry<Clock>::invoke(context& ctx, Next&& next) {
   if (RESIL_UNLIKELY(!r.has_value() ||
                      ctx.effective_classifier(options_.classify).has_result_rules() ||
                      events_.has_listeners())) {
-    return after_first<R>(ctx, next, r);
+    if constexpr (std::is_move_assignable_v<outcome<R>>) {
+      r = after_first<R>(ctx, next, r);  // every return below returns r: no copy on the hot path
+    } else {
+      return after_first<R>(ctx, next, r);
+    }
+  } else if (options_.budget != nullptr) {
+    options_.budget->record_success();  // a load when the bucket is full
   }
-  if (options_.budget != nullptr) options_.budget->record_success();  // a load when full
   return r;
 }
 
