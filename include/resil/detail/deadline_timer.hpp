@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -17,30 +18,41 @@
 #include <vector>
 
 #include "../core/clock.hpp"
+#include "../core/config.hpp"
 
 namespace resil::detail {
 
-/// One timed call in flight; lives on its caller's stack. Linked and `fired` only under the
-/// timer's mutex.
+/// One timed call in flight; lives on its caller's stack. Linked and `fired` only under its
+/// shard's mutex.
 struct timer_entry {
   std::int64_t deadline = 0;
   const std::stop_source* source = nullptr;
+  void* shard = nullptr;
   timer_entry* prev = nullptr;
   timer_entry* next = nullptr;
   bool linked = false;
   bool fired = false;
 };
 
+/// A small per-thread number, spreading threads over a timer's shards.
+inline std::size_t this_thread_shard_hint() noexcept {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t hint = next.fetch_add(1, std::memory_order_relaxed);
+  return hint;
+}
+
 /**
  * Requests stop on the stop source of every registered call whose deadline has passed on the
  * clock's timeline. One thread, started by the first registration and joined by the destructor;
  * it waits through the clock (so `manual_clock` drives it deterministically).
  *
- * Registration and removal are O(1) under a mutex (an intrusive list of stack nodes). The thread
- * scans the list when it wakes, which is at the earliest deadline it knows of: with calls that
- * finish in time, about once per timeout duration. A registration wakes it only when its deadline
- * is earlier than the planned wake-up. Stop requests (and so the callables' stop callbacks) run
- * on the timer thread, outside the mutex.
+ * Calls register in one of a few shards (picked per thread, each an intrusive list of stack
+ * nodes under its own mutex), so threads do not contend with each other; registration and
+ * removal are O(1). The thread scans every shard when it wakes, which is at the earliest
+ * deadline it knows of: with calls that finish in time, about once per timeout duration. A
+ * registration wakes it only when its deadline is earlier than the planned wake-up (or while a
+ * scan is under way). Stop requests, and so the callables' stop callbacks, run on the timer
+ * thread outside every mutex.
  */
 template <resil::clock Clock>
 class deadline_timer {
@@ -57,17 +69,24 @@ class deadline_timer {
 
   /// Registers `e` (its deadline and source set). May throw if the thread cannot be started.
   void add(timer_entry& e) {
-    const std::lock_guard lock(mutex_);
-    if (!thread_.joinable()) {
-      thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
+    if (RESIL_UNLIKELY(!started_.load(std::memory_order_acquire))) start();
+    shard& s = shards_[this_thread_shard_hint() % shard_count];
+    e.shard = &s;
+    {
+      const std::lock_guard lock(s.mutex);
+      e.prev = s.tail;
+      e.next = nullptr;
+      (s.tail != nullptr ? s.tail->next : s.head) = &e;
+      s.tail = &e;
+      e.linked = true;
     }
-    e.prev = tail_;
-    e.next = nullptr;
-    (tail_ != nullptr ? tail_->next : head_) = &e;
-    tail_ = &e;
-    e.linked = true;
-    if (e.deadline < planned_) {
-      planned_ = e.deadline;
+    // Either the timer's scan sees this entry, or this load sees the scan's marker (`never`)
+    // or a planned wake-up at or before the deadline (seq_cst on both sides).
+    if (e.deadline < planned_.load(std::memory_order_seq_cst)) {
+      const std::lock_guard lock(mutex_);
+      if (e.deadline < planned_.load(std::memory_order_relaxed)) {
+        planned_.store(e.deadline, std::memory_order_seq_cst);
+      }
       wake_.notify();
     }
   }
@@ -75,25 +94,37 @@ class deadline_timer {
   /// Unregisters `e`; returns whether the timer fired for it (its source was or is being
   /// stopped).
   bool remove(timer_entry& e) noexcept {
-    const std::lock_guard lock(mutex_);
-    if (e.linked) unlink(e);
+    shard& s = *static_cast<shard*>(e.shard);
+    const std::lock_guard lock(s.mutex);
+    if (e.linked) unlink(s, e);
     return e.fired;
   }
 
   /// Whether the timer thread has been started (for tests).
-  [[nodiscard]] bool started() const {
-    const std::lock_guard lock(mutex_);
-    return thread_.joinable();
-  }
+  [[nodiscard]] bool started() const noexcept { return started_.load(std::memory_order_acquire); }
 
  private:
   static constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
   static constexpr std::size_t batch_size = 16;
+  static constexpr std::size_t shard_count = 8;
 
-  void unlink(timer_entry& e) noexcept {
-    (e.prev != nullptr ? e.prev->next : head_) = e.next;
-    (e.next != nullptr ? e.next->prev : tail_) = e.prev;
+  struct alignas(cache_line) shard {
+    std::mutex mutex;
+    timer_entry* head = nullptr;
+    timer_entry* tail = nullptr;
+  };
+
+  static void unlink(shard& s, timer_entry& e) noexcept {
+    (e.prev != nullptr ? e.prev->next : s.head) = e.next;
+    (e.next != nullptr ? e.next->prev : s.tail) = e.prev;
     e.linked = false;
+  }
+
+  void start() {
+    const std::lock_guard lock(mutex_);
+    if (started_.load(std::memory_order_relaxed)) return;
+    thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
+    started_.store(true, std::memory_order_release);
   }
 
   void run(const std::stop_token& st) {
@@ -103,37 +134,46 @@ class deadline_timer {
     std::array<due, batch_size> batch{};
     std::unique_lock lock(mutex_);
     while (!st.stop_requested()) {
-      wake_.reset();  // under the mutex: a registration after this point wakes the next wait
+      wake_.reset();  // under mutex_: a registration from now on wakes the next wait
+      planned_.store(never, std::memory_order_seq_cst);  // scanning: registrations wake us
+      lock.unlock();
       const std::int64_t now = clock_.now().time_since_epoch().count();
       std::size_t n = 0;
       std::int64_t next = never;
-      for (timer_entry* e = head_; e != nullptr;) {
-        timer_entry* following = e->next;
-        if (e->deadline <= now && n < batch_size) {
-          unlink(*e);
-          e->fired = true;
-          batch[n++].source = *e->source;  // our own reference: the caller may move on
-        } else {
-          next = std::min(next, e->deadline);  // a due entry left over makes the wait instant
+      for (shard& s : shards_) {
+        const std::lock_guard shard_lock(s.mutex);
+        for (timer_entry* e = s.head; e != nullptr;) {
+          timer_entry* following = e->next;
+          if (e->deadline <= now && n < batch_size) {
+            unlink(s, *e);
+            e->fired = true;
+            batch[n++].source = *e->source;  // our own reference: the caller may move on
+          } else {
+            next = std::min(next, e->deadline);  // a due entry left over makes the wait instant
+          }
+          e = following;
         }
-        e = following;
       }
-      planned_ = next;
-      lock.unlock();
       for (std::size_t i = 0; i < n; ++i) {
         batch[i].source.request_stop();
         batch[i].source = std::stop_source{std::nostopstate};
       }
-      (void)clock_.wait_until(wake_, typename Clock::time_point{nanoseconds{next}}, st);
+      lock.lock();
+      if (next < planned_.load(std::memory_order_relaxed)) {
+        planned_.store(next, std::memory_order_seq_cst);
+      }
+      const std::int64_t wake_at = planned_.load(std::memory_order_relaxed);
+      lock.unlock();
+      (void)clock_.wait_until(wake_, typename Clock::time_point{nanoseconds{wake_at}}, st);
       lock.lock();
     }
   }
 
   Clock clock_;
-  mutable std::mutex mutex_;
-  timer_entry* head_ = nullptr;
-  timer_entry* tail_ = nullptr;
-  std::int64_t planned_ = never;  // when the thread will next wake (guarded by mutex_)
+  std::array<shard, shard_count> shards_{};
+  alignas(cache_line) std::atomic<std::int64_t> planned_{never};  // the next wake-up
+  std::atomic<bool> started_{false};
+  std::mutex mutex_;  // guards the wake-up: planned_ updates, wake_ reset/notify, thread start
   waiter wake_;
   std::jthread thread_;  // last: joined before the members it uses are destroyed
 };
