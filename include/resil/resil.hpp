@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "bulkhead.hpp"
 #include "compose.hpp"
 #include "core/classify.hpp"
 #include "core/clock.hpp"
@@ -13,4 +14,6 @@
 #include "core/policy.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "fallback.hpp"
+#include "timeout.hpp"
 #include "version.hpp"
