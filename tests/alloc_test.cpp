@@ -99,8 +99,8 @@ TEST_CASE("alloc: timed calls allocate nothing once the thread's stop source exi
   int sum = 0;
   allocation_counter count;
   for (int i = 0; i < 1000; ++i) {
-    sum += outer.try_execute([](resil::context& ctx) { return ctx.stop_requested() ? 0 : 1; })
-               .value();
+    sum +=
+        outer.try_execute([](resil::context& ctx) { return ctx.stop_requested() ? 0 : 1; }).value();
     sum += nested.try_execute([] { return 1; }).value();
     resil::context ctx{caller_stop.get_token()};  // forwarding an enclosing stop token
     sum += outer.try_execute_in(ctx, [] { return 1; }).value();
@@ -111,15 +111,15 @@ TEST_CASE("alloc: timed calls allocate nothing once the thread's stop source exi
   CHECK(sum == 4000);
 }
 
-TEST_CASE("alloc: a fallback allocates nothing, passing through or replacing an error",
-          "[alloc]") {
+TEST_CASE("alloc: a fallback allocates nothing, passing through or replacing an error", "[alloc]") {
   auto fb = resil::fallback_to(-1);
   int sum = 0;
   allocation_counter count;
   for (int i = 0; i < 1000; ++i) {
     sum += fb.try_execute([] { return 1; }).value();
-    sum += fb.try_execute([] { return resil::outcome<int>::from_error(resil::errc::circuit_open); })
-               .value();
+    sum += fb.try_execute([] {
+               return resil::outcome<int>::from_error(resil::errc::circuit_open);
+             }).value();
   }
   const auto allocations = count.count();
   CHECK(allocations == 0);

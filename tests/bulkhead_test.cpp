@@ -80,8 +80,7 @@ TEST_CASE("bulkhead: options have the documented defaults", "[bulkhead]") {
   CHECK(b.max_wait() == 0ns);
 }
 
-TEST_CASE("bulkhead: invalid options throw config_error naming the field and value",
-          "[bulkhead]") {
+TEST_CASE("bulkhead: invalid options throw config_error naming the field and value", "[bulkhead]") {
   const auto field_of = [](const bulkhead_options& o) {
     try {
       const resil::bulkhead b{o};
@@ -133,8 +132,7 @@ TEST_CASE("bulkhead: every slot is given back after a value, an exception or an 
   CHECK(b.metrics().in_flight == 0);
 }
 
-TEST_CASE("bulkhead: the uncontended path and an immediate rejection read no clock",
-          "[bulkhead]") {
+TEST_CASE("bulkhead: the uncontended path and an immediate rejection read no clock", "[bulkhead]") {
   resil_test::counting_clock clock;
   resil::basic_bulkhead<resil_test::counting_clock> b{{.max_concurrent = 1}, clock};
   for (int i = 0; i < 100; ++i) CHECK(b.try_execute([] { return 1; }));
@@ -216,9 +214,10 @@ TEST_CASE("bulkhead: a waiter is rejected exactly when max_wait has passed on th
   CHECK(b.available() == 1);
 }
 
-TEST_CASE("bulkhead: abandoned waiters never receive a slot later, so capacity never decays "
-          "(failsafe #393)",
-          "[bulkhead]") {
+TEST_CASE(
+    "bulkhead: abandoned waiters never receive a slot later, so capacity never decays "
+    "(failsafe #393)",
+    "[bulkhead]") {
   manual_clock clock;
   manual_bulkhead b{{.max_concurrent = 8}, clock};
   std::vector<resil::permit<manual_bulkhead>> held;
@@ -322,9 +321,10 @@ TEST_CASE("bulkhead: a permit is given back exactly once however it is settled (
   CHECK(events.finished == 101);  // the released permit finished silently
 }
 
-TEST_CASE("bulkhead: settling permits twice can never raise capacity above the limit "
-          "(failsafe #391)",
-          "[bulkhead]") {
+TEST_CASE(
+    "bulkhead: settling permits twice can never raise capacity above the limit "
+    "(failsafe #391)",
+    "[bulkhead]") {
   resil::bulkhead b{{.max_concurrent = 3}};
   std::vector<resil::permit<resil::bulkhead>> permits;
   for (int i = 0; i < 3; ++i) permits.push_back(*b.try_acquire());
@@ -340,9 +340,10 @@ TEST_CASE("bulkhead: settling permits twice can never raise capacity above the l
   CHECK(b.metrics().in_flight == 3);
 }
 
-TEST_CASE("bulkhead: around a rejecting inner policy no slot is released without being acquired "
-          "(Envoy #22390)",
-          "[bulkhead]") {
+TEST_CASE(
+    "bulkhead: around a rejecting inner policy no slot is released without being acquired "
+    "(Envoy #22390)",
+    "[bulkhead]") {
   resil::bulkhead b{{.max_concurrent = 2}};
   resil_test::rejecting_policy limiter;  // stands for a rate limiter that refuses every call
   limiter.code = errc::rate_limited;
@@ -360,9 +361,10 @@ TEST_CASE("bulkhead: around a rejecting inner policy no slot is released without
   CHECK_FALSE(b.try_acquire());
 }
 
-TEST_CASE("bulkhead: nanoseconds::max() as max_wait waits without limit, never an instant "
-          "timeout (R4j #1701, Guava #1622)",
-          "[bulkhead]") {
+TEST_CASE(
+    "bulkhead: nanoseconds::max() as max_wait waits without limit, never an instant "
+    "timeout (R4j #1701, Guava #1622)",
+    "[bulkhead]") {
   manual_clock clock;
   manual_bulkhead b{{.max_concurrent = 1, .max_wait = resil::nanoseconds::max()}, clock};
   auto held = b.try_acquire();
@@ -469,9 +471,10 @@ TEST_CASE("bulkhead: growing max_concurrent at run time hands the new slots to w
   CHECK(b.available() == 4);
 }
 
-TEST_CASE("bulkhead: shrinking max_concurrent lets running calls drain and grants nothing above "
-          "the new limit",
-          "[bulkhead]") {
+TEST_CASE(
+    "bulkhead: shrinking max_concurrent lets running calls drain and grants nothing above "
+    "the new limit",
+    "[bulkhead]") {
   resil::bulkhead b{{.max_concurrent = 4}};
   std::vector<resil::permit<resil::bulkhead>> held;
   for (int i = 0; i < 4; ++i) held.push_back(*b.try_acquire());
@@ -492,9 +495,10 @@ TEST_CASE("bulkhead: shrinking max_concurrent lets running calls drain and grant
   CHECK(b.max_concurrent() == 2);
 }
 
-TEST_CASE("bulkhead: under load with a changing limit, in-flight stays within the largest limit "
-          "and within a shrunk one once it drains",
-          "[bulkhead]") {
+TEST_CASE(
+    "bulkhead: under load with a changing limit, in-flight stays within the largest limit "
+    "and within a shrunk one once it drains",
+    "[bulkhead]") {
   resil::bulkhead b{{.max_concurrent = 3, .max_wait = 1ms}};
   std::atomic<int> in_flight{0};
   std::atomic<int> peak{0};
@@ -561,9 +565,10 @@ TEST_CASE("bulkhead: events report permitted, rejected (with the reason) and fin
   CHECK(seen[3].waited == 0ns);
 }
 
-TEST_CASE("bulkhead: a throwing listener's exception becomes the outcome and the slot is "
-          "given back",
-          "[bulkhead]") {
+TEST_CASE(
+    "bulkhead: a throwing listener's exception becomes the outcome and the slot is "
+    "given back",
+    "[bulkhead]") {
   resil::bulkhead b{{.max_concurrent = 1}};
   int calls = 0;
   const auto id = b.events().subscribe([](const resil::bulkhead_event& e) {
@@ -591,9 +596,8 @@ TEST_CASE("bulkhead: reentrant use from inside the callable does not deadlock", 
     until_waiting(clock, 1);  // the third level waits while its caller holds both slots
     clock.advance(1h);
   });
-  const auto depth3 = b.try_execute([&] {
-    return b.try_execute([&] { return b.try_execute([] { return 3; }); });
-  });
+  const auto depth3 =
+      b.try_execute([&] { return b.try_execute([&] { return b.try_execute([] { return 3; }); }); });
   advancer.join();
   CHECK(depth3.error() == errc::bulkhead_full);  // the third level found no slot in time
   CHECK(b.try_execute([&] { return b.execute([] { return 2; }); }).value() == 2);
@@ -624,9 +628,10 @@ TEST_CASE("bulkhead: metrics are a consistent snapshot", "[bulkhead]") {
 // The TSan stress test of the issue: 8 threads x 20,000 calls with random throws, cancellations
 // and abandoned permits. In-flight never exceeds the limit, permitted == finished + abandoned,
 // and the bulkhead ends full.
-TEST_CASE("bulkhead: 8 threads with random throws and cancellations end with available() == "
-          "max_concurrent",
-          "[bulkhead][stress]") {
+TEST_CASE(
+    "bulkhead: 8 threads with random throws and cancellations end with available() == "
+    "max_concurrent",
+    "[bulkhead][stress]") {
   constexpr int threads = 8;
   constexpr int calls = 20'000;
   constexpr std::int64_t limit = 3;

@@ -25,13 +25,16 @@ struct http_error : std::runtime_error {
   explicit http_error(int s) : std::runtime_error("http"), status(s) {}
 };
 
-outcome<int> fails_with(errc e) { return outcome<int>::from_error(e); }
+outcome<int> fails_with(errc e) {
+  return outcome<int>::from_error(e);
+}
 
 }  // namespace
 
-TEST_CASE("fallback: the default replaces exceptions and errors, rejections included, and "
-          "lets values through",
-          "[fallback]") {
+TEST_CASE(
+    "fallback: the default replaces exceptions and errors, rejections included, and "
+    "lets values through",
+    "[fallback]") {
   auto fb = resil::fallback_to(-1);
   CHECK(fb.try_execute([] { return 5; }).value() == 5);
   CHECK(fb.try_execute([]() -> int { throw std::runtime_error("down"); }).value() == -1);
@@ -91,18 +94,15 @@ TEST_CASE("fallback: only_exceptions selects only the given exception types", "[
 }
 
 TEST_CASE("fallback: a result predicate selects values", "[fallback]") {
-  auto fb = resil::fallback_to(
-      std::string("cached"),
-      {.classify = resil::classifier{}.failure_if_result(
-           [](const std::string& body) { return body.empty(); })});
+  auto fb = resil::fallback_to(std::string("cached"),
+                               {.classify = resil::classifier{}.failure_if_result(
+                                    [](const std::string& body) { return body.empty(); })});
   CHECK(fb.try_execute([] { return std::string("fresh"); }).value() == "fresh");
   CHECK(fb.try_execute([] { return std::string(); }).value() == "cached");
-  CHECK(fb.try_execute([]() -> std::string { throw std::runtime_error("x"); }).value() ==
-        "cached");
+  CHECK(fb.try_execute([]() -> std::string { throw std::runtime_error("x"); }).value() == "cached");
   // Exception predicates select by what the exception says.
-  auto on_5xx = resil::fallback_to(
-      0, {.classify = resil::classifier{}.failure_if(
-              [](const http_error& e) { return e.status >= 500; })});
+  auto on_5xx = resil::fallback_to(0, {.classify = resil::classifier{}.failure_if(
+                                           [](const http_error& e) { return e.status >= 500; })});
   CHECK(on_5xx.try_execute([]() -> int { throw http_error(503); }).value() == 0);
   CHECK(on_5xx.try_execute([]() -> int { throw http_error(404); }).has_exception());
 }
@@ -117,13 +117,13 @@ TEST_CASE("fallback: the handler sees the outcome that caused it", "[fallback]")
   });
   std::exception_ptr thrown;
   CHECK(fb.try_execute([&]() -> int {
-           try {
-             throw std::runtime_error("boom");
-           } catch (...) {
-             thrown = std::current_exception();
-             throw;
-           }
-         }).value() == 1);
+            try {
+              throw std::runtime_error("boom");
+            } catch (...) {
+              thrown = std::current_exception();
+              throw;
+            }
+          }).value() == 1);
   CHECK(seen == thrown);  // the very object the callable threw
   CHECK(fb.try_execute([] { return fails_with(errc::circuit_open); }).value() == 2);
   CHECK(seen_code == errc::circuit_open);
@@ -149,8 +149,8 @@ TEST_CASE("fallback: handlers may take nothing, the outcome, or the context and 
     using R = typename std::remove_cvref_t<decltype(failed)>::value_type;
     return R{};
   });
-  auto returns_outcome =
-      resil::fallback_to([](const outcome<int>&) { return outcome<int>::from_error(errc::timeout); });
+  auto returns_outcome = resil::fallback_to(
+      [](const outcome<int>&) { return outcome<int>::from_error(errc::timeout); });
   const auto fail = []() -> int { throw std::runtime_error("x"); };
   CHECK(nullary.try_execute(fail).value() == 1);
   CHECK(with_context.try_execute(fail).value() == 1);
@@ -194,15 +194,14 @@ TEST_CASE("fallback: a throwing handler's exception becomes the outcome", "[fall
   CHECK(seen[0].kind == resil::fallback_event_kind::failed);
 }
 
-TEST_CASE("fallback: a throwing classifier predicate's exception becomes the outcome, and no "
-          "fallback runs",
-          "[fallback]") {
+TEST_CASE(
+    "fallback: a throwing classifier predicate's exception becomes the outcome, and no "
+    "fallback runs",
+    "[fallback]") {
   int handled = 0;
-  auto fb = resil::fallback_to(
-      [&] { return ++handled; },
-      {.classify = resil::classifier{}.failure_if_result([](int) -> bool {
-        throw std::runtime_error("predicate");
-      })});
+  auto fb = resil::fallback_to([&] { return ++handled; },
+                               {.classify = resil::classifier{}.failure_if_result(
+                                    [](int) -> bool { throw std::runtime_error("predicate"); })});
   const auto r = fb.try_execute([] { return 1; });
   CHECK(r.has_exception());
   CHECK(handled == 0);
@@ -255,13 +254,11 @@ TEST_CASE("fallback: resil::fallback<T> has a nameable type and takes any handle
         [](const outcome<std::string>& failed) {
           return failed.has_error() ? std::string("rejected") : std::string("failed");
         },
-        {.classify = resil::only_errors(errc::circuit_open)
-                         .failure_on<std::runtime_error>()}};
+        {.classify = resil::only_errors(errc::circuit_open).failure_on<std::runtime_error>()}};
   } s;
   CHECK(s.by_value.execute([]() -> std::string { throw 1; }) == "closed");
-  CHECK(s.by_handler.execute([] {
-    return outcome<std::string>::from_error(errc::circuit_open);
-  }) == "rejected");
+  CHECK(s.by_handler.execute([] { return outcome<std::string>::from_error(errc::circuit_open); }) ==
+        "rejected");
   CHECK(s.by_handler.execute([]() -> std::string { throw std::runtime_error("x"); }) == "failed");
   CHECK(s.by_handler.try_execute([]() -> std::string { throw 1; }).has_exception());
 }

@@ -118,9 +118,10 @@ TEST_CASE("timeout: execute throws timeout_error", "[timeout]") {
                   resil::timeout_error);
 }
 
-TEST_CASE("timeout: a value, an exception or an error that arrives after the deadline is "
-          "reported as a timeout",
-          "[timeout]") {
+TEST_CASE(
+    "timeout: a value, an exception or an error that arrives after the deadline is "
+    "reported as a timeout",
+    "[timeout]") {
   manual_clock clock;
   manual_timeout t{{.duration = 1s}, clock};
   CHECK(t.try_execute([&] {
@@ -205,8 +206,8 @@ TEST_CASE("timeout: a stop of the enclosing token reaches the callable", "[timeo
   CHECK(r.value() == 1);  // not a timeout: the deadline has not passed
   // An enclosing token already stopped reaches the callable at once.
   resil::context stopped_ctx{outer.get_token()};
-  CHECK(t.try_execute_in(stopped_ctx, [](resil::context& c) { return c.stop_requested(); })
-            .value());
+  CHECK(
+      t.try_execute_in(stopped_ctx, [](resil::context& c) { return c.stop_requested(); }).value());
 }
 
 TEST_CASE("timeout: inside a retry it limits each attempt (per-attempt timeout)", "[timeout]") {
@@ -308,9 +309,10 @@ TEST_CASE("timeout: a bulkhead wait inside the timeout ends at the deadline", "[
   CHECK(b.available() == 1);
 }
 
-TEST_CASE("bulkhead: a timeout does not release the slot while the callable still runs "
-          "(Hystrix #1867)",
-          "[bulkhead][timeout]") {
+TEST_CASE(
+    "bulkhead: a timeout does not release the slot while the callable still runs "
+    "(Hystrix #1867)",
+    "[bulkhead][timeout]") {
   manual_clock clock;
   manual_timeout t{{.duration = 1s}, clock};
   resil::basic_bulkhead<manual_clock> b{{.max_concurrent = 1}, clock};
@@ -472,8 +474,8 @@ TEST_CASE("timeout: concurrent calls on the steady clock are stopped at their de
         const auto work = std::chrono::microseconds{rng() % 600};
         const auto r = t.try_execute([&](resil::context& ctx) {
           resil::waiter w2;
-          const auto status = resil::steady_clock::wait_until(
-              w2, resil::steady_clock::now() + work, ctx.stop_token());
+          const auto status = resil::steady_clock::wait_until(w2, resil::steady_clock::now() + work,
+                                                              ctx.stop_token());
           return status == resil::wait_status::stopped;
         });
         if (r.has_value()) {

@@ -29,10 +29,9 @@ namespace resil {
 /**
  * Options of a `resil::bulkhead`. Defaults (Resilience4j's semaphore bulkhead):
  *
- * | field | default | meaning |
- * |---|---|---|
- * | `max_concurrent` | 25 | calls allowed to run at once, 1 to 2³¹−1 |
- * | `max_wait` | 0 | how long a call may wait for a slot; 0 rejects at once, `nanoseconds::max()` waits without limit |
+ * - `max_concurrent` = 25: calls allowed to run at once, 1 to 2³¹−1;
+ * - `max_wait` = 0: how long a call may wait for a slot; 0 rejects at once,
+ *   `nanoseconds::max()` waits without limit.
  *
  *     resil::bulkhead kitchen{{.max_concurrent = 8, .max_wait = 50ms}};
  */
@@ -128,7 +127,8 @@ class basic_bulkhead : public policy_base<basic_bulkhead<Clock>> {
 
   /// A bulkhead with `options`, waiting on `clock`. Throws `config_error` for invalid options.
   explicit basic_bulkhead(const bulkhead_options& options, Clock clock = Clock{})
-      : max_(checked(options).max_concurrent), max_wait_(options.max_wait),
+      : max_(checked(options).max_concurrent),
+        max_wait_(options.max_wait),
         clock_(std::move(clock)) {}
 
   basic_bulkhead(const basic_bulkhead&) = delete;
@@ -292,7 +292,9 @@ class basic_bulkhead : public policy_base<basic_bulkhead<Clock>> {
     std::optional<permit_type> p{std::in_place, *this, permit_token{}};
     // Built before publishing: a throwing listener unwinds through the permit, which gives the
     // slot back.
-    events_.publish_with([&] { return bulkhead_event{bulkhead_event_kind::permitted, {}, waited}; });
+    events_.publish_with([&] {
+      return bulkhead_event{bulkhead_event_kind::permitted, {}, waited};
+    });
     return p;
   }
 
@@ -340,8 +342,8 @@ class basic_bulkhead : public policy_base<basic_bulkhead<Clock>> {
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       const bool free = waiters_of(s) == 0 && used_of(s) < max_.load(std::memory_order_relaxed);
-      if (state_.compare_exchange_weak(s, free ? s + 1 : s + waiter_unit,
-                                       std::memory_order_seq_cst, std::memory_order_relaxed)) {
+      if (state_.compare_exchange_weak(s, free ? s + 1 : s + waiter_unit, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed)) {
         if (free) return true;
         break;
       }
@@ -399,7 +401,9 @@ class basic_bulkhead : public policy_base<basic_bulkhead<Clock>> {
     release_slot();
     events_.publish_with([] { return bulkhead_event{bulkhead_event_kind::finished, {}, {}}; });
   }
-  void release(const permit_token& /*unused*/) noexcept { release_slot(); }
+  void release(const permit_token& /*unused*/) noexcept {
+    release_slot();
+  }
 
   alignas(detail::cache_line) std::atomic<std::uint64_t> state_{0};
   alignas(detail::cache_line) std::atomic<std::int64_t> max_;

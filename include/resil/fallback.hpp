@@ -24,15 +24,16 @@
 namespace resil {
 
 namespace detail {
-inline bool is_cancellation(const std::error_code& ec) { return ec == errc::cancelled; }
+inline bool is_cancellation(const std::error_code& ec) {
+  return ec == errc::cancelled;
+}
 }  // namespace detail
 
 /**
  * Options of a fallback. Default:
  *
- * | field | default | meaning |
- * |---|---|---|
- * | `classify` | every exception and error code, rejections included, except cancellation | which outcomes are replaced: those it classifies as `verdict::failure` |
+ * - `classify`: every exception and every error code, rejections included, except a
+ *   cancellation. The fallback replaces the outcomes it classifies as `verdict::failure`.
  *
  *     resil::fallback_options{.classify = resil::only_errors(resil::errc::circuit_open)}
  */
@@ -82,10 +83,8 @@ template <class... Codes>
 template <class... E>
 [[nodiscard]] classifier only_exceptions() {
   static_assert(sizeof...(E) > 0, "resil::only_exceptions: name at least one exception type");
-  return classifier{}
-      .count_rejections(true)
-      .failure_on<E...>()
-      .ignore_if_error([](const std::error_code&) { return true; });
+  return classifier{}.count_rejections(true).failure_on<E...>().ignore_if_error(
+      [](const std::error_code&) { return true; });
 }
 
 /// What happened in a fallback (see `fallback_event`).
@@ -127,8 +126,7 @@ outcome<R> fallback_result(X&& x) {
     return std::forward<X>(x);
   } else if constexpr (std::is_reference_v<R>) {
     if constexpr (std::is_lvalue_reference_v<X&&> &&
-                  std::is_convertible_v<std::remove_reference_t<X>*,
-                                        std::remove_reference_t<R>*>) {
+                  std::is_convertible_v<std::remove_reference_t<X>*, std::remove_reference_t<R>*>) {
       return outcome<R>(x);
     } else {
       static_assert(always_false_v<X>,
@@ -146,36 +144,28 @@ outcome<R> fallback_result(X&& x) {
   }
 }
 
+// Calls a handler through `call()` and turns what it returns into the call's outcome.
+template <class R, class Call>
+outcome<R> handler_result(Call&& call) {
+  if constexpr (std::is_void_v<decltype(call())>) {
+    static_assert(std::is_void_v<R>,
+                  "resil: a fallback handler returning void can only handle calls returning void");
+    call();
+    return outcome<R>{};
+  } else {
+    return fallback_result<R>(call());
+  }
+}
+
 // Runs a handler (or returns a value) for the outcome `cause` of a call returning R.
 template <class R, class H>
 outcome<R> run_fallback(const H& h, context& ctx, const outcome<R>& cause) {
   if constexpr (std::is_invocable_v<const H&, context&, const outcome<R>&>) {
-    if constexpr (std::is_void_v<std::invoke_result_t<const H&, context&, const outcome<R>&>>) {
-      static_assert(std::is_void_v<R>, "resil: a fallback handler returning void can only "
-                                       "handle calls returning void");
-      h(ctx, cause);
-      return outcome<R>{};
-    } else {
-      return fallback_result<R>(h(ctx, cause));
-    }
+    return handler_result<R>([&]() -> decltype(auto) { return h(ctx, cause); });
   } else if constexpr (std::is_invocable_v<const H&, const outcome<R>&>) {
-    if constexpr (std::is_void_v<std::invoke_result_t<const H&, const outcome<R>&>>) {
-      static_assert(std::is_void_v<R>, "resil: a fallback handler returning void can only "
-                                       "handle calls returning void");
-      h(cause);
-      return outcome<R>{};
-    } else {
-      return fallback_result<R>(h(cause));
-    }
+    return handler_result<R>([&]() -> decltype(auto) { return h(cause); });
   } else if constexpr (std::is_invocable_v<const H&>) {
-    if constexpr (std::is_void_v<std::invoke_result_t<const H&>>) {
-      static_assert(std::is_void_v<R>, "resil: a fallback handler returning void can only "
-                                       "handle calls returning void");
-      h();
-      return outcome<R>{};
-    } else {
-      return fallback_result<R>(h());
-    }
+    return handler_result<R>([&]() -> decltype(auto) { return h(); });
   } else if constexpr (std::is_void_v<R>) {
     static_assert(always_false_v<H>,
                   "resil: a fallback for a call returning void must be a function (f(), "
@@ -197,8 +187,7 @@ class erased_fallback {
   template <class H>
   requires(!std::is_same_v<std::remove_cvref_t<H>, erased_fallback>)
       erased_fallback(H&& h)  // NOLINT(google-explicit-constructor): a fallback<T> from a value
-      : fn_([stored = std::decay_t<H>(std::forward<H>(h))](context& ctx,
-                                                           const outcome<T>& cause) {
+      : fn_([stored = std::decay_t<H>(std::forward<H>(h))](context& ctx, const outcome<T>& cause) {
           return run_fallback<T>(stored, ctx, cause);
         }) {}
 
@@ -271,12 +260,12 @@ class basic_fallback : public policy_base<basic_fallback<Handler>> {
     if (RESIL_UNLIKELY(predicate_error)) return outcome<R>::from_exception(predicate_error);
     if (RESIL_LIKELY(v != verdict::failure)) return r;
     return detail::capture_exceptions<R>([&] {
-      outcome<R> replaced = detail::capture_exceptions<R>(
-          [&] { return detail::run_fallback<R>(handler_, ctx, r); });
+      outcome<R> replaced =
+          detail::capture_exceptions<R>([&] { return detail::run_fallback<R>(handler_, ctx, r); });
       events_.publish_with([&] {
-        return fallback_event{replaced.has_value() ? fallback_event_kind::applied
-                                                   : fallback_event_kind::failed,
-                              r.error(), r.exception()};
+        return fallback_event{
+            replaced.has_value() ? fallback_event_kind::applied : fallback_event_kind::failed,
+            r.error(), r.exception()};
       });
       return replaced;
     });

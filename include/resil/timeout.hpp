@@ -27,9 +27,7 @@ namespace resil {
 /**
  * Options of a `resil::timeout`. Default (Polly v8's):
  *
- * | field | default | meaning |
- * |---|---|---|
- * | `duration` | 30 s | time allowed per call; `nanoseconds::max()` means no timeout |
+ * - `duration` = 30 s: time allowed per call; `nanoseconds::max()` means no timeout.
  *
  *     resil::timeout per_attempt{{.duration = 800ms}};
  */
@@ -107,9 +105,9 @@ class basic_timeout : public policy_base<basic_timeout<Clock>> {
 
   /// A timeout with `options`, measured on `clock`. Throws `config_error` for invalid options.
   explicit basic_timeout(const timeout_options& options, Clock clock = Clock{})
-      : duration_(checked(options).duration), clock_(std::move(clock)),
-        timer_(duration_ == nanoseconds::max() ? nullptr
-                                               : detail::shared_deadline_timer(clock_)) {}
+      : duration_(checked(options).duration),
+        clock_(std::move(clock)),
+        timer_(duration_ == nanoseconds::max() ? nullptr : detail::shared_deadline_timer(clock_)) {}
 
   basic_timeout(const basic_timeout&) = delete;
   basic_timeout& operator=(const basic_timeout&) = delete;
@@ -154,8 +152,8 @@ class basic_timeout : public policy_base<basic_timeout<Clock>> {
     std::stop_token outer = ctx.stop_token();
     ctx.tighten_deadline(clock_, deadline);
     ctx.set_stop_token(lease.source().get_token());
-    outcome<R> r = outer.stop_possible() ? call_forwarding_stop<R>(ctx, next, outer, lease)
-                                         : next(ctx);
+    outcome<R> r =
+        outer.stop_possible() ? call_forwarding_stop<R>(ctx, next, outer, lease) : next(ctx);
     const bool fired = timer_->remove(entry);
     if (fired) lease.spend();
     ctx.set_stop_token(std::move(outer));

@@ -39,9 +39,7 @@ class counting_clock {
   /// The underlying timeline, to advance it.
   [[nodiscard]] const resil::manual_clock& timeline() const noexcept { return timeline_; }
 
-  friend const void* resil_clock_key(const counting_clock& c) noexcept {
-    return c.reads_.get();
-  }
+  friend const void* resil_clock_key(const counting_clock& c) noexcept { return c.reads_.get(); }
 
  private:
   resil::manual_clock timeline_;
