@@ -545,6 +545,46 @@ TEST_CASE(
   CHECK(b.available() == 1);
 }
 
+TEST_CASE("bulkhead: random acquire, release and resize sequences match a naive model",
+          "[bulkhead]") {
+  std::minstd_rand rng{2024};
+  resil::bulkhead b{{.max_concurrent = 3}};
+  std::vector<resil::permit<resil::bulkhead>> held;
+  std::int64_t model_max = 3;
+  for (int step = 0; step < 20'000; ++step) {
+    const auto used = static_cast<std::int64_t>(held.size());
+    switch (rng() % 4) {
+      case 0:
+      case 1: {
+        auto p = b.try_acquire();
+        REQUIRE(p.has_value() == (used < model_max));
+        if (p) held.push_back(std::move(*p));
+        break;
+      }
+      case 2:
+        if (!held.empty()) {
+          const auto i = rng() % held.size();
+          if (rng() % 2 == 0) {
+            held[i].record_success();
+          } else {
+            held[i].release();
+          }
+          held.erase(held.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        break;
+      default:
+        model_max = 1 + static_cast<std::int64_t>(rng() % 6);
+        b.set_max_concurrent(model_max);
+    }
+    const auto now_used = static_cast<std::int64_t>(held.size());
+    const auto m = b.metrics();
+    REQUIRE(m.in_flight == now_used);
+    REQUIRE(m.max_concurrent == model_max);
+    REQUIRE(m.available == std::max<std::int64_t>(0, model_max - now_used));
+    REQUIRE(b.available() == m.available);
+  }
+}
+
 TEST_CASE("bulkhead: events report permitted, rejected (with the reason) and finished",
           "[bulkhead]") {
   manual_clock clock;
