@@ -3,7 +3,9 @@
 // SPDX-License-Identifier: MIT
 #include <resil/bulkhead.hpp>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 
@@ -42,6 +44,20 @@ resil::bulkhead& shared_bulkhead() {
   static resil::bulkhead b{{.max_concurrent = 1000}};
   return b;
 }
+
+// The floor of the design: one CAS in and one atomic subtraction out, nothing else.
+void floor_cas_in_sub_out(benchmark::State& state) {
+  static std::atomic<std::uint64_t> word{0};
+  for (auto _ : state) {
+    std::uint64_t s = word.load(std::memory_order_relaxed);
+    while (!word.compare_exchange_weak(s, s + 1, std::memory_order_seq_cst)) {
+    }
+    benchmark::DoNotOptimize(s);
+    word.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+BENCHMARK(floor_cas_in_sub_out);
+BENCHMARK(floor_cas_in_sub_out)->Threads(2)->UseRealTime();
 
 void bulkhead_acquire_release(benchmark::State& state) {
   resil_bench::allocation_report allocs(state);
