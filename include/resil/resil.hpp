@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backoff.hpp"
+#include "bulkhead.hpp"
 #include "chaos.hpp"
 #include "compose.hpp"
 #include "core/classify.hpp"
@@ -17,7 +18,9 @@
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "core/virtual_clock.hpp"
+#include "fallback.hpp"
 #include "health.hpp"
 #include "retry.hpp"
 #include "retry_budget.hpp"
+#include "timeout.hpp"
 #include "version.hpp"
