@@ -758,3 +758,116 @@ TEST_CASE(
   clock.advance(400ms);
   CHECK(drain(l) == 1);
 }
+
+namespace {
+
+// Runs `threads` threads of `body(thread_index, log)` from a common start; returns the merged,
+// sorted grant log.
+template <class Body>
+std::vector<grant> run_threads(std::size_t threads, Body body) {
+  std::vector<std::vector<grant>> logs(threads);
+  std::atomic<std::size_t> ready{0};
+  std::vector<std::thread> pool;
+  for (std::size_t i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < threads) std::this_thread::yield();
+      body(i, logs[i]);
+    });
+  }
+  for (auto& t : pool) t.join();
+  std::vector<grant> all;
+  for (const auto& l : logs) all.insert(all.end(), l.begin(), l.end());
+  resil_test::sort_log(all);
+  return all;
+}
+
+std::int64_t steady_ticks(resil::steady_clock::time_point t) {
+  return t.time_since_epoch().count();
+}
+
+}  // namespace
+
+TEST_CASE("rate_limiter: 8 threads acquiring, reserving and abandoning never exceed the bound",
+          "[rate_limiter]") {
+  constexpr std::uint64_t permits = 2'000'000;
+  constexpr std::uint64_t burst = 20;
+  resil::rate_limiter l{{.permits = permits, .period = 1s, .burst = burst}};
+  const std::uint64_t iterations = resil_test::scaled(20'000, 4);
+  const auto log = run_threads(8, [&](std::size_t index, std::vector<grant>& out) {
+    resil::splitmix64 rng{index};
+    for (std::uint64_t i = 0; i < iterations; ++i) {
+      const std::uint64_t n = 1 + rng() % 3;
+      if (rng() % 4 != 0) {
+        if (auto p = l.try_acquire(n)) out.push_back({steady_ticks(p->token().ready_at), n});
+      } else if (auto p = l.try_reserve(n, 5us)) {
+        if (rng() % 3 == 0 && p->token().reservation) continue;  // abandoned: returned or lost
+        out.push_back({steady_ticks(p->token().ready_at), n});
+        p->record_success();
+      }
+      if (rng() % 64 == 0) std::this_thread::yield();
+    }
+  });
+  const auto report = resil_test::check_gcra_bound(log, permits, 1'000'000'000, burst);
+  INFO(report.describe());
+  CHECK(report.ok);
+  CHECK(log.size() > burst);
+}
+
+TEST_CASE("rate_limiter: a limit changed while 8 threads acquire stays within the larger limit",
+          "[rate_limiter]") {
+  resil::rate_limiter l{{.permits = 1'000'000, .period = 1s, .burst = 10}};
+  std::atomic<bool> done{false};
+  std::thread changer([&] {
+    for (int i = 0; !done.load(); ++i) {
+      if (i % 2 == 0) {
+        l.set_limit(2'000'000, 1s, 30);
+      } else {
+        l.set_limit(1'000'000, 1s, 10);
+      }
+      std::this_thread::yield();
+    }
+  });
+  const std::uint64_t iterations = resil_test::scaled(20'000, 4);
+  const auto log = run_threads(7, [&](std::size_t index, std::vector<grant>& out) {
+    resil::splitmix64 rng{index + 100};
+    for (std::uint64_t i = 0; i < iterations; ++i) {
+      const std::uint64_t n = 1 + rng() % 2;
+      if (auto p = l.try_acquire(n)) out.push_back({steady_ticks(p->token().ready_at), n});
+    }
+  });
+  done = true;
+  changer.join();
+  const auto report = resil_test::check_gcra_bound(log, 2'000'000, 1'000'000'000, 30);
+  INFO(report.describe());
+  CHECK(report.ok);
+  CHECK(log.size() > 30);
+}
+
+TEST_CASE(
+    "rate_limiter: concurrent waiters on a real clock stay within the bound and leave no waiter",
+    "[rate_limiter]") {
+  constexpr std::uint64_t permits = 100'000;  // one per 10 us
+  resil::rate_limiter l{{.permits = permits, .period = 1s, .burst = 2}};
+  const std::uint64_t iterations = resil_test::scaled(200, 2);
+  std::atomic<int> cancelled{0};
+  const auto log = run_threads(8, [&](std::size_t index, std::vector<grant>& out) {
+    resil::splitmix64 rng{index + 7};
+    for (std::uint64_t i = 0; i < iterations; ++i) {
+      std::stop_source stop;
+      if (rng() % 8 == 0) stop.request_stop();
+      auto r = l.acquire_for(1, 200us, stop.get_token());
+      if (r) {
+        REQUIRE(resil::steady_clock::now() >= r->token().ready_at);
+        out.push_back({steady_ticks(r->token().ready_at), 1});
+      } else if (r.error() == resil::errc::cancelled) {
+        ++cancelled;
+      }
+    }
+  });
+  const auto report = resil_test::check_gcra_bound(log, permits, 1'000'000'000, 2);
+  INFO(report.describe());
+  CHECK(report.ok);
+  CHECK(cancelled > 0);
+  CHECK(l.metrics().waiting_callers == 0);
+}
