@@ -26,16 +26,16 @@ struct int128_pair {
     return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
   }
   friend constexpr int128_pair operator+(const int128_pair& a, const int128_pair& b) noexcept {
-    const std::uint64_t lo = a.lo + b.lo;
-    const std::uint64_t hi =
-        static_cast<std::uint64_t>(a.hi) + static_cast<std::uint64_t>(b.hi) + (lo < a.lo ? 1U : 0U);
-    return {lo, static_cast<std::int64_t>(hi)};
+    const std::uint64_t low = a.lo + b.lo;
+    const std::uint64_t high = static_cast<std::uint64_t>(a.hi) + static_cast<std::uint64_t>(b.hi) +
+                               (low < a.lo ? 1U : 0U);
+    return {low, static_cast<std::int64_t>(high)};
   }
   friend constexpr int128_pair operator-(const int128_pair& a, const int128_pair& b) noexcept {
-    const std::uint64_t lo = a.lo - b.lo;
-    const std::uint64_t hi = static_cast<std::uint64_t>(a.hi) - static_cast<std::uint64_t>(b.hi) -
-                             (a.lo < b.lo ? 1U : 0U);
-    return {lo, static_cast<std::int64_t>(hi)};
+    const std::uint64_t low = a.lo - b.lo;
+    const std::uint64_t high = static_cast<std::uint64_t>(a.hi) - static_cast<std::uint64_t>(b.hi) -
+                               (a.lo < b.lo ? 1U : 0U);
+    return {low, static_cast<std::int64_t>(high)};
   }
 };
 
