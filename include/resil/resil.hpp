@@ -13,4 +13,7 @@
 #include "core/policy.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "keyed_rate_limiter.hpp"
+#include "rate_limiter.hpp"
 #include "version.hpp"
+#include "window_rate_limiter.hpp"
