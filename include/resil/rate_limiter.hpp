@@ -130,48 +130,6 @@ struct rate_limiter_metrics {
   std::uint64_t burst = 0;    ///< and its burst.
 };
 
-namespace detail {
-
-// One configuration generation, read lock-free by acquirers (relaxed atomics: a reader that
-// raced with a rewrite of this slot fails its CAS, see basic_rate_limiter::word_).
-struct alignas(cache_line) gcra_slot {
-  std::atomic<std::uint64_t> rate{1};
-  std::atomic<std::int64_t> m{1};
-  std::atomic<std::int64_t> mp{1};
-  std::atomic<std::int64_t> tolerance{1};
-  std::atomic<std::uint64_t> burst{1};
-  std::atomic<std::uint64_t> permits{1};
-  std::atomic<std::int64_t> period{1};
-
-  void store(const gcra_params& p) noexcept {
-    rate.store(p.rate, std::memory_order_relaxed);
-    m.store(p.m, std::memory_order_relaxed);
-    mp.store(p.mp, std::memory_order_relaxed);
-    tolerance.store(p.tolerance, std::memory_order_relaxed);
-    burst.store(p.burst, std::memory_order_relaxed);
-    permits.store(p.permits, std::memory_order_relaxed);
-    period.store(p.period, std::memory_order_relaxed);
-  }
-  // The fields a decision needs.
-  [[nodiscard]] gcra_params hot() const noexcept {
-    gcra_params p;
-    p.rate = rate.load(std::memory_order_relaxed);
-    p.m = m.load(std::memory_order_relaxed);
-    p.mp = mp.load(std::memory_order_relaxed);
-    p.period = period.load(std::memory_order_relaxed);
-    p.tolerance = tolerance.load(std::memory_order_relaxed);
-    p.burst = burst.load(std::memory_order_relaxed);
-    return p;
-  }
-  [[nodiscard]] gcra_params all() const noexcept {
-    gcra_params p = hot();
-    p.permits = permits.load(std::memory_order_relaxed);
-    return p;
-  }
-};
-
-}  // namespace detail
-
 /**
  * A rate limiter: GCRA (the generic cell rate algorithm, equivalent to a token bucket with
  * continuous refill) with `permits` per `period` and bursts of up to `burst`.
@@ -474,6 +432,7 @@ auto basic_rate_limiter<Clock>::grant_now(std::uint64_t n, std::int64_t t) noexc
                                     std::memory_order_acquire)) {
       return {seen, next * 4 + (seen & 3), t, true};
     }
+    detail::cpu_relax();  // another grant won: let it leave before retrying with its state
   }
 }
 
@@ -497,6 +456,7 @@ auto basic_rate_limiter<Clock>::reserve(std::uint64_t n, std::int64_t t,
                                     std::memory_order_acquire)) {
       return {seen, next * 4 + (seen & 3), ready, true};
     }
+    detail::cpu_relax();
   }
 }
 

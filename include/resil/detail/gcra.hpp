@@ -4,8 +4,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
+
+#include "../core/config.hpp"
 
 namespace resil::detail {
 
@@ -321,6 +324,53 @@ template <class Ops = wide_ops>
   if (debt <= 0) return tat_min;
   const std::int64_t base = to_units<Ops>(t, epoch, to).hi;
   return debt > tat_max - base ? tat_max : base + debt;
+}
+
+// One configuration generation, read lock-free by acquirers (relaxed atomics: a reader that
+// raced with a rewrite of this slot fails its CAS, see basic_rate_limiter::word_).
+struct alignas(cache_line) gcra_slot {
+  std::atomic<std::uint64_t> rate{1};
+  std::atomic<std::int64_t> m{1};
+  std::atomic<std::int64_t> mp{1};
+  std::atomic<std::int64_t> tolerance{1};
+  std::atomic<std::uint64_t> burst{1};
+  std::atomic<std::uint64_t> permits{1};
+  std::atomic<std::int64_t> period{1};
+
+  void store(const gcra_params& p) noexcept {
+    rate.store(p.rate, std::memory_order_relaxed);
+    m.store(p.m, std::memory_order_relaxed);
+    mp.store(p.mp, std::memory_order_relaxed);
+    tolerance.store(p.tolerance, std::memory_order_relaxed);
+    burst.store(p.burst, std::memory_order_relaxed);
+    permits.store(p.permits, std::memory_order_relaxed);
+    period.store(p.period, std::memory_order_relaxed);
+  }
+  // The fields a decision needs.
+  [[nodiscard]] gcra_params hot() const noexcept {
+    gcra_params p;
+    p.rate = rate.load(std::memory_order_relaxed);
+    p.m = m.load(std::memory_order_relaxed);
+    p.mp = mp.load(std::memory_order_relaxed);
+    p.period = period.load(std::memory_order_relaxed);
+    p.tolerance = tolerance.load(std::memory_order_relaxed);
+    p.burst = burst.load(std::memory_order_relaxed);
+    return p;
+  }
+  [[nodiscard]] gcra_params all() const noexcept {
+    gcra_params p = hot();
+    p.permits = permits.load(std::memory_order_relaxed);
+    return p;
+  }
+};
+
+/// A pause in a CAS retry loop: lets the thread that won the cache line finish with it.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
 }
 
 }  // namespace resil::detail
