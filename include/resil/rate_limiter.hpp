@@ -400,8 +400,9 @@ class basic_rate_limiter : public policy_base<basic_rate_limiter<Clock>> {
   outcome<R> admit_slowly(context& ctx, Next& next, std::int64_t t, const attempt& refused);
 
   // The state: the theoretical arrival time (TAT) in units, times 4, plus the generation (0-3)
-  // of the configuration slot it is expressed in. A limit change writes a new slot and converts
-  // the TAT in one CAS, so an acquirer's CAS based on an older generation fails.
+  // of the configuration slot it is expressed in. A limit change writes the next slot and
+  // converts the TAT in one CAS, so an acquirer's CAS based on an older generation fails
+  // (unless it slept through a multiple of four changes and the state has the same bits again).
   alignas(detail::cache_line) std::atomic<std::int64_t> word_{detail::tat_min * 4};
   std::array<detail::gcra_slot, 4> slots_{};
   alignas(detail::cache_line) Clock clock_;
