@@ -11,7 +11,9 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "support/grant_log.hpp"
@@ -872,4 +874,52 @@ TEST_CASE(
   CHECK(cancelled > 0);
   CHECK(early == 0);
   CHECK(l.metrics().waiting_callers == 0);
+}
+
+TEST_CASE("rate_limiter: a clock jump of years refills at most the burst", "[rate_limiter]") {
+  const manual_clock clock;
+  limiter l{{.permits = 10, .period = 1s}, clock};
+  REQUIRE(drain(l) == 10);
+  clock.advance(std::chrono::hours{24 * 365 * 3});
+  CHECK(drain(l) == 10);
+  // Beyond 36 years from construction the limiter's time stands still: no refill, the bound
+  // holds.
+  clock.advance(std::chrono::hours{24 * 365 * 100});
+  CHECK(drain(l) == 10);
+  clock.advance(1h);
+  CHECK(drain(l) == 0);
+}
+
+TEST_CASE("rate_limiter: limiters are neither copyable nor movable", "[rate_limiter]") {
+  STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<resil::rate_limiter>);
+  STATIC_REQUIRE_FALSE(std::is_move_constructible_v<resil::rate_limiter>);
+  STATIC_REQUIRE_FALSE(std::is_copy_assignable_v<resil::rate_limiter>);
+  STATIC_REQUIRE(resil::policy<resil::rate_limiter>);
+  STATIC_REQUIRE(std::is_move_constructible_v<resil::rate_limiter::permit_type>);
+}
+
+TEST_CASE("rate_limiter: a call may use the same limiter again from inside (no lock is held)",
+          "[rate_limiter]") {
+  const manual_clock clock;
+  limiter l{{.permits = 10, .period = 1s, .burst = 3}, clock};
+  const auto r = l.try_execute([&] {
+    return l.try_execute([&] { return l.try_execute([] { return 7; }).value(); }).value();
+  });
+  CHECK(r.value() == 7);
+  CHECK(l.metrics().available_permits == 0);
+  CHECK(l.try_execute([] { return 1; }).error() == resil::errc::rate_limited);
+}
+
+TEST_CASE("rate_limiter: a throwing listener reaches its caller after the grant is committed",
+          "[rate_limiter]") {
+  const manual_clock clock;
+  limiter l{{.permits = 10, .period = 1s, .burst = 2}, clock};
+  const auto id = l.events().subscribe([](const resil::rate_limiter_event& e) {
+    if (e.kind == resil::rate_limiter_event_kind::permitted) throw std::runtime_error("listener");
+  });
+  CHECK_THROWS_AS((void)l.try_acquire(), std::runtime_error);
+  CHECK(l.metrics().available_permits == 1);  // the grant stood
+  l.events().unsubscribe(id);
+  CHECK(l.try_acquire());
+  CHECK_FALSE(l.try_acquire());
 }
