@@ -433,7 +433,6 @@ auto basic_rate_limiter<Clock>::grant_now(std::uint64_t n, std::int64_t t) noexc
                                     std::memory_order_acquire)) {
       return {seen, next * 4 + (seen & 3), t, true};
     }
-    detail::cpu_relax();  // another grant won: let it leave before retrying with its state
   }
 }
 
@@ -457,7 +456,6 @@ auto basic_rate_limiter<Clock>::reserve(std::uint64_t n, std::int64_t t,
                                     std::memory_order_acquire)) {
       return {seen, next * 4 + (seen & 3), ready, true};
     }
-    detail::cpu_relax();
   }
 }
 

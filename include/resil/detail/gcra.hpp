@@ -364,13 +364,4 @@ struct alignas(cache_line) gcra_slot {
   }
 };
 
-/// A pause in a CAS retry loop: lets the thread that won the cache line finish with it.
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 }  // namespace resil::detail
