@@ -124,6 +124,10 @@ TEST_CASE("gcra: time converts to units exactly (floor and ceiling), for any lim
   resil::splitmix64 rng{5};
   for (int i = 0; i < 100'000; ++i) {
     const gcra_params p = random_params(rng);
+    const gcra_params q = make_gcra<portable_ops>(p.permits, p.period, p.burst);
+    REQUIRE(q.rate == p.rate);
+    REQUIRE(q.m == p.m);
+    REQUIRE(q.tolerance == p.tolerance);
     const std::int64_t t = random_int64(rng);
     const std::int64_t epoch = random_int64(rng);
     const i128 wide_d = static_cast<i128>(t) - epoch;
