@@ -120,10 +120,11 @@ struct keyed_rate_limiter_metrics {
  * its refill time it may get up to its consumed permits (at most `burst`) again. Metrics count
  * both kinds; a cap large enough for the active keys makes (b) rare.
  *
- * **Memory.** At most `max_keys` entries, each about `sizeof(Key) + 56` bytes (the hash node,
- * its bucket slot and a sampling slot), allocated when a key first appears; the bucket arrays
- * are reserved at construction. A scan of millions of distinct keys (a port scan, spoofed IPs)
- * does not grow it: new keys replace idle ones.
+ * **Memory.** At most `max_keys` entries, each about `sizeof(Key) + 60` bytes (the hash node,
+ * its bucket slot and a sampling slot; measured with glibc: 64 bytes for `int` keys, 96 for
+ * `std::string` keys of up to 15 characters). Nodes are allocated when a key first appears; the
+ * bucket arrays are reserved at construction. A scan of millions of distinct keys (a port
+ * scan, spoofed IPs) does not grow it: new keys replace idle ones.
  *
  * **Cost.** The hot path of an existing key: a clock read, one hash, one uncontended mutex of
  * its shard, a map lookup; no allocation. A new key allocates its node. Decisions never wait.
