@@ -308,7 +308,7 @@ TEST_CASE("rate_limiter: refills one permit per emission interval, exactly", "[r
   }
 }
 
-TEST_CASE("rate_limiter: a burst of 1 spreads grants evenly; a larger burst allows bursts",
+TEST_CASE("rate_limiter: a burst of 1 spreads grants evenly, a larger burst allows bursts",
           "[rate_limiter]") {
   const manual_clock clock;
   limiter smooth{{.permits = 100, .period = 1s, .burst = 1}, clock};
@@ -511,7 +511,7 @@ TEST_CASE("rate_limiter: an abandoned slot that cannot be returned is only delay
   CHECK(drain(l) == 1);
 }
 
-TEST_CASE("rate_limiter: try_reserve reserves a future slot; an unused reservation goes back",
+TEST_CASE("rate_limiter: try_reserve reserves a future slot, and an unused reservation goes back",
           "[rate_limiter]") {
   const manual_clock clock;
   limiter l{{.permits = 10, .period = 1s, .burst = 1}, clock};
