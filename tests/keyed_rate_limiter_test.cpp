@@ -312,3 +312,17 @@ TEST_CASE("keyed_rate_limiter: invalid options throw config_error naming the fie
           "resil: keyed_rate_limiter_options.limit.burst = 0 is invalid: must be positive");
   }
 }
+
+TEST_CASE("keyed_rate_limiter: a key forgotten as full is not backdated by an older clock reading",
+          "[keyed_rate_limiter]") {
+  const manual_clock clock;
+  keyed<int> l{{.limit = {.permits = 1, .period = 1ms, .burst = 2}}, clock};
+  auto policy = l.for_key(7);
+  REQUIRE(l.try_acquire(7, 2));
+  resil::context stale;  // reads the clock once, now
+  REQUIRE_FALSE(policy.try_execute_in(stale, [] { return 1; }).has_value());
+  clock.advance(2ms);
+  REQUIRE(l.prune() == 1);                                                  // full again: forgotten
+  CHECK_FALSE(policy.try_execute_in(stale, [] { return 1; }).has_value());  // at t = 0: empty
+  CHECK(l.try_acquire(7, 2));                                               // now: full
+}

@@ -923,3 +923,24 @@ TEST_CASE("rate_limiter: a throwing listener reaches its caller after the grant 
   CHECK(l.try_acquire());
   CHECK_FALSE(l.try_acquire());
 }
+
+TEST_CASE(
+    "rate_limiter: after a limit change, a caller with an older clock reading finds no "
+    "fuller bucket",
+    "[rate_limiter]") {
+  // A converted state is known at the time of the change only: "full" must mean full from then
+  // on, not at any time, or a caller whose reading predates the change is granted backdated
+  // permits on top of those already granted then.
+  const manual_clock clock;
+  limiter l{{.permits = 1, .period = 1ms, .burst = 10}, clock};
+  std::vector<grant> log{{0, 10}};
+  REQUIRE(l.try_acquire(10));
+  resil::context stale;  // its start time is read once, now, and reused by later calls
+  REQUIRE_FALSE(l.try_execute_in(stale, [] { return 1; }).has_value());
+  clock.advance(10ms);  // full again
+  l.set_limit(1, 1ms, 10);
+  CHECK_FALSE(l.try_execute_in(stale, [] { return 1; }).has_value());  // at t = 0: still empty
+  while (auto p = l.try_acquire()) log.push_back({ticks(clock.now()), 1});
+  CHECK(log.size() == 11);
+  CHECK(resil_test::check_gcra_bound(log, 1, 1'000'000, 10).ok);
+}

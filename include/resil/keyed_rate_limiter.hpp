@@ -186,7 +186,7 @@ class basic_keyed_rate_limiter {
     const shard& s = shard_for(key);
     std::lock_guard lock(s.mutex);
     const auto it = s.map.find(key);
-    return wait_for(s.params, it == s.map.end() ? detail::tat_min : it->second.tat, t, n);
+    return wait_for(s.params, it == s.map.end() ? s.newest : it->second.tat, t, n);
   }
 
   /// Forgets every key whose bucket is full again (which loses nothing); returns how many.
@@ -197,6 +197,7 @@ class basic_keyed_rate_limiter {
       shard& s = shards_[i];
       std::lock_guard lock(s.mutex);
       const std::int64_t lo = detail::to_units(t, epoch_, s.params).lo;
+      if (lo > s.newest) s.newest = lo;
       for (std::size_t j = s.slots.size(); j-- > 0;) {
         if (s.slots[j]->second.tat <= lo) {
           erase_slot(s, j);
@@ -229,6 +230,13 @@ class basic_keyed_rate_limiter {
       for (auto* node : s.slots) {
         node->second.tat = detail::gcra_convert(s.params, next, node->second.tat, t, epoch_);
       }
+      // The newest time seen, in the new units (at least the time of the change).
+      const std::int64_t seen =
+          s.newest == detail::tat_min
+              ? detail::tat_min
+              : detail::to_units(detail::from_units(s.newest, epoch_, s.params), epoch_, next).lo;
+      const std::int64_t changed = detail::to_units(t, epoch_, next).lo;
+      s.newest = seen > changed ? seen : changed;
       s.params = next;
     }
   }
@@ -297,6 +305,9 @@ class basic_keyed_rate_limiter {
     std::vector<typename map_type::value_type*> slots;
     std::size_t cursor = 0;
     detail::gcra_params params;
+    // The newest time (units) this shard has seen. An unknown key is "full as of then", not at
+    // any time: a caller whose clock reading is older must not find a forgotten key fuller.
+    std::int64_t newest = detail::tat_min;
     std::uint64_t evicted_idle = 0;
     std::uint64_t evicted_active = 0;
   };
@@ -363,8 +374,9 @@ class basic_keyed_rate_limiter {
         d.retry_after = nanoseconds::max();
       } else {
         const detail::unit_time now = detail::to_units(t, epoch_, p);
+        if (now.lo > s.newest) s.newest = now.lo;
         auto it = s.map.find(key);
-        const std::int64_t tat = it == s.map.end() ? detail::tat_min : it->second.tat;
+        const std::int64_t tat = it == s.map.end() ? s.newest : it->second.tat;
         const std::int64_t next = detail::gcra_next(p, tat, now, n);
         if (next == detail::gcra_refused) {
           d.retry_after = wait_for(p, tat, t, n);

@@ -198,6 +198,8 @@ TEST_CASE("gcra: converting between limits keeps the permits available", "[gcra]
   CHECK(resil::detail::gcra_available(hundred, converted, now) == 6);
   CHECK(resil::detail::gcra_convert(ten, hundred, resil::detail::tat_min, 0, 0) ==
         40 * hundred.m);  // full at 10: 10 of 50 available
-  CHECK(resil::detail::gcra_convert(hundred, ten, resil::detail::tat_min, 0, 0) ==
-        resil::detail::tat_min);  // full stays full when the burst shrinks
+  // Full stays full when the burst shrinks: full as of the change, not before it.
+  CHECK(resil::detail::gcra_convert(hundred, ten, resil::detail::tat_min, 5'000, 0) == 5'000);
+  CHECK(resil::detail::gcra_available(ten, 5'000, resil::detail::to_units(5'000, 0, ten)) == 10);
+  CHECK(resil::detail::gcra_available(ten, 5'000, resil::detail::to_units(0, 0, ten)) < 10);
 }

@@ -305,7 +305,7 @@ template <class Ops = wide_ops>
 
 /// Converts a TAT from one configuration to another at time t (ns), keeping the number of
 /// permits available (capped at the new burst; a debt from reservations carries over), rounded
-/// against the caller. Returns tat_min for a full bucket.
+/// against the caller. A full bucket becomes full as of t.
 template <class Ops = wide_ops>
 [[nodiscard]] constexpr std::int64_t gcra_convert(const gcra_params& from, const gcra_params& to,
                                                   std::int64_t tat, std::int64_t t,
@@ -321,9 +321,11 @@ template <class Ops = wide_ops>
     const auto whole = static_cast<std::uint64_t>(debt / to.m);
     debt = shrink > whole ? 0 : debt - static_cast<std::int64_t>(shrink) * to.m;
   }
-  if (debt <= 0) return tat_min;
-  const std::int64_t base = to_units<Ops>(t, epoch, to).hi;
-  return debt > tat_max - base ? tat_max : base + debt;
+  // "Full" means full from t on, not at any time: a caller whose clock reading predates the
+  // change must not find a bucket fuller than it was then.
+  const unit_time now = to_units<Ops>(t, epoch, to);
+  if (debt <= 0) return now.lo;
+  return debt > tat_max - now.hi ? tat_max : now.hi + debt;
 }
 
 // One configuration generation, read lock-free by acquirers (relaxed atomics: a reader that
