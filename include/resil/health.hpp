@@ -527,7 +527,7 @@ class basic_health_registry {
       settle_locked(std::move(r), now, true);
     }
 
-    void settle_locked(health_result r, std::int64_t now, bool timeout) {
+    void settle_locked(health_result r, std::int64_t now, bool overran) {
       const bool failed = r.status == health_status::unhealthy;
       if (failed) {
         ++failures;
@@ -544,7 +544,7 @@ class basic_health_registry {
       }
       if (next != status || runs == 0) last_change = now;
       status = next;
-      timed_out = timeout;
+      timed_out = overran;
       duration = nanoseconds{detail::sat_sub(now, run_start)};
       last_result_at = now;
       last = std::move(r);

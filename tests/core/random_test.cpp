@@ -29,7 +29,7 @@ TEST_CASE("random: the same seed replays the same sequence", "[random]") {
   CHECK(a() == b());
 }
 
-TEST_CASE("random: uniform() stays in [0, 1) and covers it", "[random]") {
+TEST_CASE("random: uniform() stays in 0 <= u < 1 and covers it", "[random]") {
   resil::splitmix64 rng{7};
   double lo = 1;
   double hi = 0;
