@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "../core/clock.hpp"
-#include "../core/virtual_clock.hpp"
 #include "../core/config.hpp"
+#include "../core/virtual_clock.hpp"
 
 namespace resil::detail {
 
