@@ -481,8 +481,8 @@ auto basic_rate_limiter<Clock>::acquire_until(std::uint64_t n, std::int64_t t, s
   const attempt a = reserve(n, t, latest);
   if (!a.granted) {
     const nanoseconds retry_in = a.ready == std::numeric_limits<std::int64_t>::max()
-                                  ? nanoseconds::max()
-                                  : nanoseconds{a.ready - t};
+                                     ? nanoseconds::max()
+                                     : nanoseconds{a.ready - t};
     events_.publish_with([&] { return rejected_event(n, retry_in); });
     return outcome<permit_type>::from_error(errc::rate_limited, retry_in);
   }
