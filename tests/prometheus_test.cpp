@@ -128,6 +128,18 @@ TEST_CASE("prometheus: each policy writes its families, with call counts when gi
   CHECK(timeouts.empty());
 }
 
+TEST_CASE("prometheus: window limiters share the rate limiter's families", "[prometheus]") {
+  resil::manual_clock clock;
+  resil::basic_sliding_window_rate_limiter<resil::manual_clock> l{{.limit = 5}, clock};
+  CHECK(l.try_acquire(2));
+  prometheus_text out;
+  resil::write_prometheus(out, "search", l);
+  CHECK(out.str() ==
+        "# HELP resil_ratelimiter_available_permissions Permits available now.\n"
+        "# TYPE resil_ratelimiter_available_permissions gauge\n"
+        "resil_ratelimiter_available_permissions{name=\"search\"} 3\n");
+}
+
 TEST_CASE("prometheus: a health report is one gauge per check and status", "[prometheus]") {
   resil::health_report report;
   report.checks.push_back({});

@@ -26,6 +26,7 @@
 #include "retry.hpp"
 #include "retry_budget.hpp"
 #include "timeout.hpp"
+#include "window_rate_limiter.hpp"
 
 namespace resil {
 
@@ -267,6 +268,20 @@ void write_prometheus(prometheus_text& out, std::string_view name,
             m.available_permits);
   out.gauge("resil_ratelimiter_waiting_threads", "Callers waiting for a permit.", {{"name", name}},
             m.waiting_callers);
+  if (counts) detail::write_admissions(out, "resil_ratelimiter_calls_total", name, *counts);
+}
+
+/**
+ * A fixed or sliding window rate limiter (outside a registry):
+ * `resil_ratelimiter_available_permissions{name}`, and with `counts`
+ * `resil_ratelimiter_calls_total{name,kind="permitted|rejected"}`.
+ */
+template <clock Clock>
+void write_prometheus(prometheus_text& out, std::string_view name,
+                      const basic_window_rate_limiter<Clock>& l,
+                      const std::optional<call_counts>& counts = std::nullopt) {
+  out.gauge("resil_ratelimiter_available_permissions", "Permits available now.", {{"name", name}},
+            l.metrics().available_permits);
   if (counts) detail::write_admissions(out, "resil_ratelimiter_calls_total", name, *counts);
 }
 
