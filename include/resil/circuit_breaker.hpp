@@ -350,37 +350,24 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
   /// `errc::circuit_open` with the remaining delay.
   template <class R, class Next>
   outcome<R> invoke(context& ctx, Next&& next) {
-    const admission a = admit(&ctx);
-    std::optional<permit_type> p;
-    if (RESIL_LIKELY(a.admitted)) p.emplace(*this, a.token);
+    const std::uint64_t w = state_.load(std::memory_order_acquire);
+    if (RESIL_LIKELY(passes(w) && !slow_tracking_)) return run<R>(ctx, next, {word::id(w), 0});
+    const admission a = admit_slow(&ctx, w);
     if (RESIL_UNLIKELY(!a.admitted || a.moved.done)) {
+      guard g{a.admitted ? this : nullptr, a.token};  // a throwing listener releases it
 #if RESIL_HAS_EXCEPTIONS
       try {
         publish_admission(a);
-      } catch (...) {  // a listener threw: the call does not run, the permit is released
+      } catch (...) {  // a listener threw: the call does not run
         return outcome<R>::from_exception(std::current_exception());
       }
 #else
       publish_admission(a);
 #endif
+      g.owner = nullptr;
       if (!a.admitted) return outcome<R>::from_error(errc::circuit_open, a.remaining);
     }
-    outcome<R> r = std::forward<Next>(next)(ctx);
-    const auto [v, error] = ctx.effective_classifier(options_.classify).classify_noexcept(r);
-    if (error) {  // a predicate threw: the probe slot comes back, the exception propagates
-      p->release();
-      return outcome<R>::from_exception(error);
-    }
-#if RESIL_HAS_EXCEPTIONS
-    try {
-      p->record(v);
-    } catch (...) {  // a listener threw; the state change stands
-      return outcome<R>::from_exception(std::current_exception());
-    }
-#else
-    p->record(v);
-#endif
-    return r;
+    return run<R>(ctx, next, a.token);
   }
 
  private:
@@ -403,13 +390,27 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
     circuit_state in = circuit_state::closed;  // rejected: the state that refused
     transition_result moved{};                 // a transition this admission made
   };
-  // Events a recorded outcome caused, published after the state change, in this order.
+  // Events a recorded outcome caused, published after the state change, in this order. Filled
+  // through a reference (never returned by value: the hot path must not copy it).
   struct effects {
     std::optional<kind> rate_kind{};  // failure_rate_exceeded or slow_call_rate_exceeded
     double rate = 0.0;
     std::uint64_t run = 0;  // consecutive failures, when they reached the threshold
     circuit_state in = circuit_state::closed;
     transition_result moved{};
+  };
+
+  // Releases an admission if the scope is left before it is settled (no permit object on the
+  // decorator's path).
+  struct guard {
+    basic_circuit_breaker* owner;
+    permit_token token;
+    guard(basic_circuit_breaker* o, permit_token t) noexcept : owner(o), token(t) {}
+    guard(const guard&) = delete;
+    guard& operator=(const guard&) = delete;
+    ~guard() {
+      if (owner != nullptr) owner->release(token);
+    }
   };
 
   static circuit_state to_state(std::uint64_t w) noexcept {
@@ -425,6 +426,40 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
     return ctx != nullptr ? ticks(ctx->start_time(clock_)) : ticks(clock_.now());
   }
 
+  // -- the call path: small and inline; everything rare is out of line ------------------------
+
+  static bool passes(std::uint64_t w) noexcept {
+    const auto s = to_state(w);
+    return s == circuit_state::closed || s == circuit_state::metrics_only ||
+           s == circuit_state::disabled;
+  }
+
+  // Runs an admitted call, classifies its outcome and records it.
+  template <class R, class Next>
+  outcome<R> run(context& ctx, Next& next, permit_token t) {
+    guard g{this, t};
+    outcome<R> r = std::forward<Next>(next)(ctx);
+    const auto [v, error] = ctx.effective_classifier(options_.classify).classify_noexcept(r);
+    if (error) return outcome<R>::from_exception(error);  // a predicate threw: released
+    g.owner = nullptr;
+#if RESIL_HAS_EXCEPTIONS
+    try {
+      complete(t, v);
+    } catch (...) {  // a listener threw; the state change stands
+      return outcome<R>::from_exception(std::current_exception());
+    }
+#else
+    complete(t, v);
+#endif
+    return r;
+  }
+
+  admission admit(context* ctx) {
+    const std::uint64_t w = state_.load(std::memory_order_acquire);
+    if (RESIL_LIKELY(passes(w))) return {true, {word::id(w), slow_tracking_ ? now_ticks(ctx) : 0}};
+    return admit_slow(ctx, w);
+  }
+
   std::optional<permit_type> acquire(context* ctx) {
     const admission a = admit(ctx);
     std::optional<permit_type> p;
@@ -432,27 +467,33 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
     if (!a.admitted || a.moved.done) publish_admission(a);  // may throw: p releases the slot
     return p;
   }
-  admission admit(context* ctx);
-  admission reject(circuit_state s, nanoseconds remaining, transition_result moved = {}) {
-    not_permitted_.fetch_add(1, std::memory_order_relaxed);
-    return {false, {}, remaining, s, moved};
+
+  // Called by the permit. The common case, a success in the closed state with nobody listening,
+  // is a few loads (plus the window's record); everything else goes the general way.
+  void complete(const permit_token& t, verdict v) {
+    if (RESIL_LIKELY(v == verdict::success && !needs_end_time_ &&
+                     t.state() == circuit_state::closed && !events_.has_listeners())) {
+      const std::uint64_t w = state_.load(std::memory_order_acquire);
+      if (word::id(w) != t.id_) return;           // admitted in an earlier generation: not counted
+      if (RESIL_LIKELY(word::payload(w) == 0)) {  // no failure run to clear
+        if (count_) {
+          const window_update u = count_->record({}, word::gen(t.id_));
+          // A success opens the breaker only by completing minimum_calls with failures in it.
+          if (RESIL_UNLIKELY(u.has_totals && u.totals.failed != 0 &&
+                             u.totals.calls >= options_.minimum_calls)) {
+            evaluate(t, u.totals);
+          }
+        }
+        return;
+      }
+    }
+    complete_general(t, v);
   }
-  void publish_admission(const admission& a) {
-    publish_transition(a.moved);
-    if (a.admitted) return;
-    events_.publish_with([&] {
-      event e{kind::not_permitted, a.in, a.in};
-      e.remaining_delay = a.remaining;
-      return e;
-    });
-  }
-  void complete(const permit_token& t, verdict v);
+
   void release(const permit_token& t) noexcept {
     give_back_probe(t);
   }
-  void give_back_probe(const permit_token& t) noexcept;
-  effects record_closed(const permit_token& t, bool failed, bool slow, std::int64_t end);
-  effects record_probe(const permit_token& t, bool failed, bool slow);
+
   // Which rate of `t` reached its threshold, if any (failure rate first).
   [[nodiscard]] std::optional<kind> exceeded(const window_totals& t) const noexcept {
     if (t.failure_rate() >= options_.failure_rate_threshold) return kind::failure_rate_exceeded;
@@ -464,27 +505,27 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
   static double rate_of(kind k, const window_totals& t) noexcept {
     return k == kind::failure_rate_exceeded ? t.failure_rate() : t.slow_call_rate();
   }
-  void publish_effects(const effects& f) {
-    if (f.rate_kind) publish_exceeded(*f.rate_kind, f.rate, 0, f.in);
-    if (f.run != 0) publish_exceeded(kind::consecutive_failures_exceeded, 0.0, f.run, f.in);
-    publish_transition(f.moved);
-  }
+
+  // -- out of line (circuit_breaker_impl.hpp) -------------------------------------------------
+
+  admission admit_slow(context* ctx, std::uint64_t w);
+  void complete_general(const permit_token& t, verdict v);
+  void record_closed(const permit_token& t, bool failed, bool slow, std::int64_t end, effects& f);
+  void evaluate(const permit_token& t, const window_totals& totals);
+  admission reject(circuit_state s, nanoseconds remaining, transition_result moved = {});
+  void give_back_probe(const permit_token& t) noexcept;
+  bool count_run(const permit_token& t, bool failed, std::uint64_t w, effects& f);
+  void announce(effects& f);
+  void trip(const permit_token& t, std::int64_t end, effects& f);
+  void record_probe(const permit_token& t, bool failed, bool slow, effects& f);
   transition_result transition(std::uint64_t expected_id, circuit_state to,
                                std::optional<std::int64_t> now, bool reserve_probe = false,
                                bool reset = false);
   void manual(circuit_state to, bool reset = false);
-  void publish_transition(const transition_result& r) {
-    if (r.done && r.from != r.to)
-      events_.publish_with([&] { return event{kind::state_transition, r.to, r.from}; });
-  }
-  void publish_exceeded(kind k, double rate, std::uint64_t n, circuit_state s) {
-    events_.publish_with([&] {
-      event e{k, s, s};
-      e.rate = rate;
-      e.count = n;
-      return e;
-    });
-  }
+  void publish_admission(const admission& a);
+  void publish_effects(const effects& f);
+  void publish_transition(const transition_result& r);
+  void publish_exceeded(kind k, double rate, std::uint64_t n, circuit_state s);
 
   circuit_breaker_options options_;
   Clock clock_;
@@ -513,271 +554,6 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
 /// `basic_circuit_breaker` on the default clock (`resil::steady_clock`).
 using circuit_breaker = basic_circuit_breaker<>;
 
-// ---------------------------------------------------------------------------------------------
-// Implementation
-
-template <clock Clock>
-auto basic_circuit_breaker<Clock>::admit(context* ctx) -> admission {
-  std::uint64_t w = state_.load(std::memory_order_acquire);
-  for (;;) {
-    switch (to_state(w)) {
-      case circuit_state::closed:
-      case circuit_state::metrics_only:
-      case circuit_state::disabled:
-        return {true, {word::id(w), slow_tracking_ ? now_ticks(ctx) : 0}};
-      case circuit_state::open: {
-        const std::int64_t now = now_ticks(ctx);
-        const std::int64_t until = open_until_.load(std::memory_order_acquire);
-        if (now < until) return reject(circuit_state::open, nanoseconds{until - now});
-        const auto r = transition(word::id(w), circuit_state::half_open, now, true);
-        if (r.done) {
-          const auto id = word::make(word::gen(w) + 1, code(circuit_state::half_open), 0);
-          return {true, {id, now}, {}, circuit_state::half_open, r};
-        }
-        break;  // someone else moved it: look again
-      }
-      case circuit_state::half_open: {
-        const std::uint64_t p = word::payload(w);
-        if (word::field(p, word::reserved_at) < options_.half_open_calls) {
-          if (state_.compare_exchange_weak(w, word::with_payload(w, p + word::one(0)))) {
-            return {true, {word::id(w), slow_tracking_ ? now_ticks(ctx) : 0}};
-          }
-          continue;  // w was reloaded by the failed CAS
-        }
-        if (options_.max_half_open_duration.count() > 0) {
-          const std::int64_t now = now_ticks(ctx);
-          const std::int64_t since = half_open_since_.load(std::memory_order_acquire);
-          if (detail::sat_sub(now, since) >= options_.max_half_open_duration.count()) {
-            const auto r = transition(word::id(w), circuit_state::open, now);
-            if (r.done) {
-              const auto left = detail::sat_sub(open_until_.load(), now);
-              return reject(circuit_state::open, nanoseconds{left > 0 ? left : 0}, r);
-            }
-            break;
-          }
-        }
-        return reject(circuit_state::half_open, nanoseconds{0});
-      }
-      case circuit_state::forced_open:
-        return reject(circuit_state::forced_open, nanoseconds{0});
-    }
-    w = state_.load(std::memory_order_acquire);
-  }
-}
-
-template <clock Clock>
-void basic_circuit_breaker<Clock>::complete(const permit_token& t, verdict v) {
-  nanoseconds elapsed{0};
-  bool slow = false;
-  std::int64_t end = 0;
-  if (needs_end_time_) {
-    end = ticks(clock_.now());
-    if (slow_tracking_) {
-      const auto d = detail::sat_sub(end, t.start_);
-      elapsed = nanoseconds{d > 0 ? d : 0};  // a clock that went backwards measures zero
-      slow = elapsed > options_.slow_call_duration;
-    }
-  }
-  const circuit_state s = t.state();
-  effects f;
-  kind k = kind::ignored;
-  if (v == verdict::ignored) {
-    give_back_probe(t);
-  } else {
-    const bool failed = v == verdict::failure;
-    k = failed ? kind::failure : kind::success;
-    if (s == circuit_state::half_open) {
-      f = record_probe(t, failed, slow);
-    } else if (s == circuit_state::closed || s == circuit_state::metrics_only) {
-      f = record_closed(t, failed, slow, end);
-    }
-  }
-  // State first, then listeners: a throwing listener cannot undo or strand anything.
-  events_.publish_with([&] {
-    event e{k, s, s};
-    e.elapsed = elapsed;
-    e.slow = slow;
-    return e;
-  });
-  publish_effects(f);
-}
-
-template <clock Clock>
-void basic_circuit_breaker<Clock>::give_back_probe(const permit_token& t) noexcept {
-  if (!t.probe()) return;
-  std::uint64_t w = state_.load();
-  while (word::id(w) == t.id_) {
-    const std::uint64_t p = word::payload(w);
-    if (word::field(p, word::reserved_at) == 0) return;  // not ours to give back
-    if (state_.compare_exchange_weak(w, word::with_payload(w, p - word::one(0)))) return;
-  }
-}
-
-template <clock Clock>
-auto basic_circuit_breaker<Clock>::record_closed(const permit_token& t, bool failed, bool slow,
-                                                 std::int64_t end) -> effects {
-  effects f;
-  f.in = t.state();
-  std::uint64_t w = state_.load(std::memory_order_acquire);
-  if (word::id(w) != t.id_) return f;  // admitted in an earlier generation: not counted
-
-  if (options_.consecutive_failures > 0) {
-    for (;;) {
-      const std::uint64_t p = word::payload(w);
-      if (!failed && p == 0) break;  // the common case: one load, no write
-      const std::uint64_t np = failed ? (p < word::payload_max ? p + 1 : p) : 0;
-      if (state_.compare_exchange_weak(w, word::with_payload(w, np))) {
-        if (failed && np == options_.consecutive_failures) f.run = np;
-        break;
-      }
-      if (word::id(w) != t.id_) return f;
-    }
-  }
-
-  window_update u;
-  if (count_) {
-    u = count_->record({failed, slow}, word::gen(t.id_));
-  } else if (time_) {
-    u = time_->record({failed, slow}, end, word::gen(t.id_));
-  }
-  if (u.has_totals && u.totals.calls >= options_.minimum_calls) {
-    f.rate_kind = exceeded(u.totals);
-    if (f.rate_kind) f.rate = rate_of(*f.rate_kind, u.totals);
-  }
-  const bool above = f.rate_kind.has_value();
-
-  if (f.in == circuit_state::metrics_only) {  // announce crossing a threshold, never open
-    if (above && exceeded_.exchange(true)) f.rate_kind.reset();  // announced already
-    if (!above && u.has_totals && exceeded_.load(std::memory_order_relaxed)) {
-      exceeded_.store(false, std::memory_order_relaxed);
-    }
-    return f;
-  }
-  if (f.run == 0 && !f.rate_kind) return f;
-  f.moved =
-      transition(t.id_, circuit_state::open, needs_end_time_ ? std::optional{end} : std::nullopt);
-  if (!f.moved.done) return {};  // another thread changed the state first: its events, not ours
-  return f;
-}
-
-template <clock Clock>
-auto basic_circuit_breaker<Clock>::record_probe(const permit_token& t, bool failed, bool slow)
-    -> effects {
-  effects f;
-  f.in = circuit_state::half_open;
-  const std::uint64_t n = options_.half_open_calls;
-  std::uint64_t w = state_.load();
-  std::uint64_t p = 0;
-  for (;;) {
-    if (word::id(w) != t.id_) return f;  // the half-open state it probed has ended
-    p = word::payload(w) + word::one(word::recorded_at) +
-        (failed ? word::one(word::failed_at) : 0U) + (slow ? word::one(word::slow_at) : 0U);
-    if (state_.compare_exchange_weak(w, word::with_payload(w, p))) break;
-  }
-  if (word::field(p, word::recorded_at) < n) return f;
-  // The last probe of this half-open state decides, exactly once.
-  const window_totals probes{n, word::field(p, word::failed_at), word::field(p, word::slow_at)};
-  f.rate_kind = exceeded(probes);
-  if (f.rate_kind) f.rate = rate_of(*f.rate_kind, probes);
-  const auto to = f.rate_kind ? circuit_state::open : circuit_state::closed;
-  f.moved = transition(t.id_, to, std::nullopt);
-  if (!f.moved.done) return {};
-  return f;
-}
-
-template <clock Clock>
-auto basic_circuit_breaker<Clock>::transition(std::uint64_t expected_id, circuit_state to,
-                                              std::optional<std::int64_t> now, bool reserve_probe,
-                                              bool reset) -> transition_result {
-  std::lock_guard lock(mutex_);
-  std::uint64_t w = state_.load();
-  if (word::id(w) != expected_id) return {};
-  const circuit_state from = to_state(w);
-  const std::uint64_t gen = word::gen(w) + 1;
-  switch (to) {
-    case circuit_state::open: {
-      nanoseconds d = options_.open_duration;
-      if (options_.open_backoff) d = options_.open_backoff->next(backoff_, rng_);
-      const std::int64_t t = now ? *now : ticks(clock_.now());
-      open_until_.store(detail::sat_add(t, d.count()), std::memory_order_release);
-      probe_tally_ = from == circuit_state::half_open ? word::payload(w) : 0U;
-      break;
-    }
-    case circuit_state::half_open:
-      half_open_since_.store(now ? *now : ticks(clock_.now()), std::memory_order_release);
-      break;
-    case circuit_state::closed:
-    case circuit_state::metrics_only:
-    case circuit_state::disabled:
-    case circuit_state::forced_open:
-      if (to == circuit_state::closed) backoff_ = {};
-      // A fresh window whose epoch is the new generation: records of calls admitted before
-      // this point no longer count.
-      if (count_) count_->reset(gen & word::gen_max);
-      if (time_) time_->reset(gen & word::gen_max);
-      exceeded_.store(false, std::memory_order_relaxed);
-      break;
-  }
-  if (reset) not_permitted_.store(0, std::memory_order_relaxed);
-  const std::uint64_t next = word::make(gen, code(to), reserve_probe ? 1U : 0U);
-  // Only the payload can change under us (probe counters, consecutive failures): the
-  // generation and state only change here, under the mutex.
-  while (!state_.compare_exchange_weak(w, next)) {
-  }
-  if (from != to) ++transitions_;
-  return {true, from, to};
-}
-
-template <clock Clock>
-void basic_circuit_breaker<Clock>::manual(circuit_state to, bool reset) {
-  transition_result r;
-  for (;;) {
-    const std::uint64_t w = state_.load();
-    if (to_state(w) == to && !reset) return;
-    // A reset of a closed breaker still starts a new generation (earlier calls stop counting).
-    r = transition(word::id(w), to, std::nullopt, false, reset);
-    if (r.done) break;
-  }
-  publish_transition(r);
-  if (reset) {
-    events_.publish_with([] {
-      return event{kind::reset, circuit_state::closed, circuit_state::closed};
-    });
-  }
-}
-
-template <clock Clock>
-circuit_breaker_metrics basic_circuit_breaker<Clock>::metrics() const {
-  std::lock_guard lock(mutex_);
-  circuit_breaker_metrics m;
-  const std::uint64_t w = state_.load();
-  m.state = to_state(w);
-  m.not_permitted = not_permitted_.load(std::memory_order_relaxed);
-  m.transitions = transitions_;
-  window_totals t;
-  const auto tally = [&](std::uint64_t p) {
-    t = {word::field(p, word::recorded_at), word::field(p, word::failed_at),
-         word::field(p, word::slow_at)};
-  };
-  if (m.state == circuit_state::half_open) {
-    tally(word::payload(w));
-    m.probes_in_flight = static_cast<std::uint32_t>(word::field(word::payload(w), 0) - t.calls);
-  } else if (m.state == circuit_state::open && probe_tally_ != 0) {
-    tally(probe_tally_);
-  } else if (count_) {
-    t = count_->totals();
-  } else if (time_) {
-    t = time_->totals(ticks(clock_.now()));
-  }
-  if (m.state == circuit_state::closed || m.state == circuit_state::metrics_only) {
-    m.consecutive_failures = word::payload(w);
-  }
-  m.calls = t.calls;
-  m.failed = t.failed;
-  m.slow = t.slow;
-  m.failure_rate = t.failure_rate();
-  m.slow_call_rate = t.slow_call_rate();
-  return m;
-}
-
 }  // namespace resil
+
+#include "detail/circuit_breaker_impl.hpp"
