@@ -4,6 +4,7 @@
 
 #include "backoff.hpp"
 #include "chaos.hpp"
+#include "circuit_breaker.hpp"
 #include "compose.hpp"
 #include "core/classify.hpp"
 #include "core/clock.hpp"
@@ -14,6 +15,7 @@
 #include "core/permit.hpp"
 #include "core/policy.hpp"
 #include "core/random.hpp"
+#include "core/sliding_window.hpp"
 #include "core/time.hpp"
 #include "core/virtual_clock.hpp"
 #include "version.hpp"
