@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/errors.hpp"
+#include "core/event_log.hpp"
 #include "core/events.hpp"
 #include "core/outcome.hpp"
 #include "core/permit.hpp"
@@ -18,4 +19,5 @@
 #include "core/sliding_window.hpp"
 #include "core/time.hpp"
 #include "core/virtual_clock.hpp"
+#include "health.hpp"
 #include "version.hpp"

@@ -195,13 +195,32 @@ TEST_CASE("virtual_clock: spawning from a participant admits in spawn order", "[
   virtual_clock clock;
   std::vector<int> order;
   within_watchdog([&] {
-    std::vector<std::jthread> threads;
+    std::vector<virtual_clock::thread> threads;
     {
       virtual_clock::participant me{clock};
       for (int i = 0; i < 5; ++i) threads.push_back(clock.spawn([&, i] { order.push_back(i); }));
     }
   });
   CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("virtual_clock: a participant joining another waits through the clock",
+          "[virtual_clock]") {
+  virtual_clock clock;
+  tp child_done{};
+  tp joined_at{};
+  within_watchdog([&] {
+    clock.run(1, [&](std::size_t) {
+      auto child = clock.spawn([&] {
+        clock.sleep_until(tp{7s});
+        child_done = clock.now();
+      });
+      child.join();  // would stall the simulation if it blocked outside the clock
+      joined_at = clock.now();
+    });
+  });
+  CHECK(child_done == tp{7s});
+  CHECK(joined_at == tp{7s});
 }
 
 TEST_CASE("virtual_clock: a deadlock is reported to the handler", "[virtual_clock]") {
@@ -214,7 +233,7 @@ TEST_CASE("virtual_clock: a deadlock is reported to the handler", "[virtual_cloc
   resil::waiter a;
   resil::waiter b;
   within_watchdog([&] {
-    std::vector<std::jthread> threads;
+    std::vector<virtual_clock::thread> threads;
     {
       virtual_clock::participant me{clock};
       threads.push_back(clock.spawn([&] { (void)clock.wait_until(a, tp::max()); }));

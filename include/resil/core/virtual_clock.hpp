@@ -43,9 +43,7 @@ namespace resil {
  *
  *     resil::virtual_clock clock;
  *     resil::basic_retry<resil::virtual_clock> retry{options, clock};
- *     std::vector<std::jthread> users;
- *     for (int i = 0; i < 10; ++i) users.push_back(clock.spawn([&] { simulate_user(i); }));
- *     users.clear();   // joins: ten minutes of simulated traffic later
+ *     clock.run(10, [&](std::size_t user) { simulate_user(user); });  // ten simulated users
  *
  * Determinism holds when everything the participants share goes through the clock and the
  * participants' own random generators are seeded; a participant must not block on something the
@@ -126,7 +124,7 @@ class virtual_clock {
    */
   template <class F>
   void run(std::size_t n, F&& f) const {
-    std::vector<std::jthread> threads;
+    std::vector<thread> threads;
     threads.reserve(n);
     {
       // Holding a turn while spawning keeps the new participants from starting (and time from
@@ -137,28 +135,83 @@ class virtual_clock {
     threads.clear();
   }
 
+  class thread;
+
   /**
-   * Starts `f` on a new participant thread and returns it (`f()` or `f(std::stop_token)`).
-   * Participants are admitted in the order of `spawn` calls. A spawn from a participant is
-   * deterministic; spawns from another thread race with the participants already running (the
-   * first may run, and move time, before the second is admitted) — use `run` to start several
-   * at once. The returned `std::jthread` requests stop and joins when destroyed: destroy it from a
-   * thread that is not itself a participant.
+   * Starts `f` on a new participant thread and returns its handle (`f()` or
+   * `f(std::stop_token)`). Participants are admitted in the order of `spawn` calls. A spawn from
+   * a participant is deterministic; spawns from another thread race with the participants already
+   * running (the first may run, and move time, before the second is admitted) — use `run` to
+   * start several at once. The handle behaves like `std::jthread` (its destructor requests stop
+   * and joins), and a participant that joins it waits through the clock, so joining one
+   * participant from another does not stall the simulation.
    */
   template <class F>
-  [[nodiscard]] std::jthread spawn(F&& f) const {
+  [[nodiscard]] thread spawn(F&& f) const {
     auto start = std::make_unique<entry>();
+    auto done = std::make_shared<waiter>();
     state_->admit(*start);
-    return std::jthread([s = state_, start = std::move(start),
-                         fn = std::forward<F>(f)](std::stop_token st) mutable {
-      participant_scope scope{*s, *start};
+    std::jthread t([s = state_, start = std::move(start), done,
+                    fn = std::forward<F>(f)](std::stop_token st) mutable {
+      participant_scope scope{*s, *start, *done};
       if constexpr (std::is_invocable_v<F&, std::stop_token>) {
         fn(std::move(st));
       } else {
         fn();
       }
     });
+    return thread{*this, std::move(done), std::move(t)};
   }
+
+  /**
+   * The handle of a participant thread started by `spawn`: like `std::jthread` (movable;
+   * `request_stop`, `join`, `joinable`; the destructor requests stop and joins), except that a
+   * participant joining it waits through the clock.
+   */
+  class thread {
+   public:
+    thread() = default;
+    thread(thread&&) noexcept = default;
+    thread& operator=(thread&& other) noexcept {
+      if (this != &other) {
+        finish();
+        clock_ = std::move(other.clock_);
+        done_ = std::move(other.done_);
+        t_ = std::move(other.t_);
+      }
+      return *this;
+    }
+    thread(const thread&) = delete;
+    thread& operator=(const thread&) = delete;
+    ~thread() { finish(); }
+
+    /// Asks the thread to stop (its `std::stop_token` fires).
+    bool request_stop() noexcept { return t_.request_stop(); }
+    [[nodiscard]] bool joinable() const noexcept { return t_.joinable(); }
+    /// Waits for the thread to finish (through the clock when called by a participant).
+    void join() {
+      if (clock_ && done_ && state::current() == clock_->state_.get()) {
+        (void)clock_->wait_until(*done_, time_point::max());
+      }
+      t_.join();
+    }
+    [[nodiscard]] std::stop_token get_stop_token() const noexcept { return t_.get_stop_token(); }
+
+   private:
+    friend class virtual_clock;
+    thread(const virtual_clock& c, std::shared_ptr<waiter> done, std::jthread t)
+        : clock_(std::make_unique<virtual_clock>(c)), done_(std::move(done)), t_(std::move(t)) {}
+    void finish() {
+      if (t_.joinable()) {
+        t_.request_stop();
+        join();
+      }
+    }
+
+    std::unique_ptr<virtual_clock> clock_;
+    std::shared_ptr<waiter> done_;
+    std::jthread t_;
+  };
 
   /**
    * Makes the current thread a participant for the lifetime of this object: the constructor
@@ -348,10 +401,14 @@ class virtual_clock {
 
   struct participant_scope {
     state& s;
-    participant_scope(state& st, entry& start) : s(st) { s.enter(start); }
+    waiter& done;
+    participant_scope(state& st, entry& start, waiter& d) : s(st), done(d) { s.enter(start); }
     participant_scope(const participant_scope&) = delete;
     participant_scope& operator=(const participant_scope&) = delete;
-    ~participant_scope() { s.leave(); }
+    ~participant_scope() {
+      done.notify();  // a joining participant becomes runnable...
+      s.leave();      // ...and gets the turn when this one leaves
+    }
   };
 
   std::shared_ptr<state> state_;
@@ -363,12 +420,18 @@ class virtual_clock {
  * (a timeout's timer, a health registry's prober) starts it this way so it runs on virtual time.
  */
 template <clock C, class F>
-[[nodiscard]] std::jthread start_thread(const C& c, F&& f) {
+[[nodiscard]] auto start_thread(const C& c, F&& f) {
   if constexpr (requires { c.spawn(std::forward<F>(f)); }) {
     return c.spawn(std::forward<F>(f));
   } else {
     return std::jthread(std::forward<F>(f));
   }
 }
+
+/// The thread handle `start_thread` returns for clock `C`: `std::jthread`, or
+/// `virtual_clock::thread`. Both request stop and join on destruction.
+template <clock C>
+using clock_thread =
+    decltype(start_thread(std::declval<const C&>(), std::declval<void (*)(std::stop_token)>()));
 
 }  // namespace resil
