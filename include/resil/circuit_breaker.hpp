@@ -230,7 +230,7 @@ struct circuit_breaker_metrics {
 };
 
 /**
- * A circuit breaker (Resilience4j's state machine, lock-free on every call path).
+ * A circuit breaker: Resilience4j's state machine, with lock-free calls.
  *
  *     resil::circuit_breaker breaker{{.failure_rate_threshold = 0.5, .window_size = 20,
  *                                     .minimum_calls = 10, .open_duration = 30s}};
@@ -254,8 +254,8 @@ struct circuit_breaker_metrics {
  *
  * Cost: closed with a count window and no slow-call tracking, two uncontended CAS per call and
  * no clock read; `window_type::none` (consecutive failures only), two loads; a rejection, one
- * clock read and no write except the rejection counter. No lock on any call path (a mutex
- * serialises transitions only), no allocation, nothing held while user code runs.
+ * clock read and no write except the rejection counter. No lock unless the call causes a
+ * transition (a mutex serialises transitions), no allocation, nothing held while user code runs.
  * Thread-safe; neither copyable nor movable.
  */
 template <clock Clock = steady_clock>
@@ -542,8 +542,8 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
   std::atomic<std::int64_t> half_open_since_{0};
   std::atomic<bool> exceeded_{false};  // metrics_only: "rate above threshold" was announced
 
-  // Transition bookkeeping, guarded by mutex_ (never held on a call path or while user code
-  // runs).
+  // Transition bookkeeping, guarded by mutex_ (held only by transitions and metrics(), never
+  // while user code runs).
   mutable std::mutex mutex_;
   std::uint64_t transitions_ = 0;
   std::uint64_t probe_tally_ = 0;  // half-open counters carried into the open state they caused

@@ -72,7 +72,8 @@ struct window_update {
  * empty window; a `record` made with an older epoch is then not counted (this is how a circuit
  * breaker ignores results of calls admitted before a state transition).
  *
- * Sizes from 1 to `max_size` (65535); memory is 16-32 bytes per slot, allocated once.
+ * Sizes from 1 to `max_size` (65535); memory is a ring of 8-byte slots, 2 to 4 per call of the
+ * window, allocated once.
  * Thread-safe.
  */
 class count_window {
