@@ -27,6 +27,7 @@
 #include "core/time.hpp"
 #include "detail/breaker_word.hpp"
 #include "detail/config_check.hpp"
+#include "detail/striped_counter.hpp"
 
 namespace resil {
 
@@ -252,8 +253,8 @@ struct circuit_breaker_metrics {
  * every transition publishes exactly one event. Ignored outcomes, dropped permits and throwing
  * classifiers give a half-open probe slot back.
  *
- * Cost: closed with a count window and no slow-call tracking, two uncontended CAS per call and
- * no clock read; `window_type::none` (consecutive failures only), two loads; a rejection, one
+ * Cost: closed with a count window and no slow-call tracking, one CAS and one store per call
+ * and no clock read; `window_type::none` (consecutive failures only), two loads; a rejection, one
  * clock read and no write except the rejection counter. No lock unless the call causes a
  * transition (a mutex serialises transitions), no allocation, nothing held while user code runs.
  * Thread-safe; neither copyable nor movable.
@@ -477,7 +478,7 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
       if (word::id(w) != t.id_) return;           // admitted in an earlier generation: not counted
       if (RESIL_LIKELY(word::payload(w) == 0)) {  // no failure run to clear
         if (count_) {
-          const window_update u = count_->record({}, word::gen(t.id_));
+          const window_update u = count_->record({}, word::gen(t.id_), false);
           // A success opens the breaker only by completing minimum_calls with failures in it.
           if (RESIL_UNLIKELY(u.has_totals && u.totals.failed != 0 &&
                              u.totals.calls >= options_.minimum_calls)) {
@@ -536,7 +537,7 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
   event_publisher<circuit_breaker_event> events_;
 
   alignas(detail::cache_line) std::atomic<std::uint64_t> state_{0};
-  alignas(detail::cache_line) std::atomic<std::uint64_t> not_permitted_{0};
+  detail::striped_counter not_permitted_;  // rejections: no line shared by rejecting threads
   // Written under mutex_ before the transition that uses them is published through state_.
   alignas(detail::cache_line) std::atomic<std::int64_t> open_until_{0};
   std::atomic<std::int64_t> half_open_since_{0};

@@ -216,6 +216,24 @@ TEST_CASE("count_window: concurrent failures only are counted exactly", "[slidin
   CHECK(w.totals() == window_totals{100, 100, 0});
 }
 
+TEST_CASE("count_window: after concurrent phases the window holds exactly the last phase",
+          "[sliding_window]") {
+  resil::count_window w{100};
+  for (const bool failed : {true, false, true}) {
+    std::vector<std::thread> writers;
+    for (int k = 0; k < 4; ++k) {
+      writers.emplace_back([&] {
+        for (int i = 0; i < 5'000; ++i) (void)w.record({.failed = failed, .slow = !failed});
+      });
+    }
+    for (auto& t : writers) t.join();
+    CHECK(w.totals() == (failed ? window_totals{100, 100, 0} : window_totals{100, 0, 100}));
+    const auto u = w.record({});  // a quiescent record always sees its window
+    REQUIRE(u.has_totals);
+    CHECK(u.totals.calls == 100);
+  }
+}
+
 TEST_CASE("time_window: counts the calls of the last n buckets", "[sliding_window]") {
   resil::time_window w{3, 1s};
   const auto at = [](std::chrono::milliseconds t) { return resil::nanoseconds{t}.count(); };

@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "../detail/config_check.hpp"
 #include "config.hpp"
@@ -54,8 +55,8 @@ struct window_update {
   /// False when the sample's epoch had already ended (the window was reset since): nothing was
   /// counted.
   bool recorded = false;
-  /// True when `totals` is the window as of this sample. Under heavy concurrency a count window
-  /// may skip it (the threads recording after this one report theirs).
+  /// True when `totals` is the window as of this sample. Under concurrency a count window may
+  /// rarely skip it (a slot it needs is not published yet); a later record then reports it.
   bool has_totals = false;
   window_totals totals{};
 };
@@ -66,15 +67,15 @@ struct window_update {
  *     resil::count_window w{100};
  *     auto u = w.record({.failed = true}, w.epoch());   // u.totals: {1, 1, 0}
  *
- * `record` is O(1): two uncontended compare-and-swaps, no lock, no allocation, no clock read.
- * The window is linearizable: every `record` takes effect at one atomic step, and the totals it
- * returns are exactly those of the last `size` samples in that order. `reset(epoch)` starts an
- * empty window; a `record` made with an older epoch is then not counted (this is how a circuit
- * breaker ignores results of calls admitted before a state transition).
+ * `record` is O(1): one compare-and-swap and one store, no lock, no allocation, no clock read.
+ * Every `record` takes effect at its compare-and-swap, and the totals it returns are exactly
+ * those of the last `size` samples in that order. `reset(epoch)` starts an empty window; a
+ * `record` made with an older epoch is then not counted (this is how a circuit breaker ignores
+ * results of calls admitted before a state transition). `reset` must not race with records of
+ * the new epoch (a breaker resets before it admits calls in the new state).
  *
  * Sizes from 1 to `max_size` (65535); memory is a ring of 8-byte slots, 2 to 4 per call of the
- * window, allocated once.
- * Thread-safe.
+ * window (at least 64), allocated once. Thread-safe.
  */
 class count_window {
  public:
@@ -83,7 +84,10 @@ class count_window {
 
   /// A window of the last `size` calls (1 .. max_size; otherwise `config_error`).
   explicit count_window(std::uint32_t size, std::uint64_t epoch = 0)
-      : size_(checked(size)), mask_(ring_size(size) - 1), slots_(new slot[mask_ + 1]) {
+      : size_(checked(size)),
+        mask_(ring_size(size) - 1),
+        column_bits_(log2(mask_ + 1) - 3),
+        slots_(new slot[mask_ + 1]) {
     epoch_.store(epoch, std::memory_order_relaxed);
   }
   count_window(const count_window&) = delete;
@@ -96,87 +100,70 @@ class count_window {
 
   /**
    * Records one call made in `epoch`. Returns `recorded == false` (and counts nothing) if the
-   * window's epoch is no longer `epoch`.
+   * window's epoch is no longer `epoch`. With `totals == false` the totals are computed only
+   * while the window is still filling up (or after an evaluation was skipped), which is all a
+   * threshold check needs after a success.
    */
-  window_update record(call_sample s, std::uint64_t epoch) noexcept {
+  window_update record(call_sample s, std::uint64_t epoch, bool totals = true) noexcept {
     const std::uint64_t inc = increment(s);
     std::uint64_t h = head_.load();
-    for (;;) {
-      // Loaded after the head: a reset between the two changes the head, so the CAS below fails
-      // and the next round sees the new epoch.
+    do {
+      // Loaded after the head: a reset between the two changes the head, so the CAS fails and
+      // the next round sees the new epoch.
       if (epoch_.load() != epoch) return {};
-      const std::uint32_t p = pos(h);
-      std::uint64_t xp = 0;
-      if (!publish(h, xp)) {
-        h = head_.load();
-        continue;
-      }
-      const std::uint32_t fill = fill_of(h) < size_ ? fill_of(h) + 1 : size_;
-      const std::uint64_t next = (h & ~(pos_mask | fill_mask | pending_mask)) | (p + 1U) |
-                                 (std::uint64_t{fill} << fill_shift) | (sample_bits(s) << 48U);
-      if (head_.compare_exchange_weak(h, next)) {
-        window_update u{true, false, {}};
-        const std::uint64_t x_new = xp + inc;
-        const std::uint32_t base = p + 1U - fill;
-        const std::uint64_t x_base = slots_[base & mask_].x.load();
-        if (tag(x_base) == base) {
-          u.has_totals = true;
-          u.totals = decode(x_new - x_base);
-        }
-        return u;
-      }
+    } while (!head_.compare_exchange_weak(h, h + inc));
+    const std::uint64_t x = h + inc;
+    const std::uint32_t q = tag(x);
+    slots_[index(q)].x.store(x, std::memory_order_release);
+    window_update u{true, false, {}};
+    if (totals || q - base_.load(std::memory_order_acquire) <= size_ ||
+        skipped_.load(std::memory_order_relaxed)) {
+      u.has_totals = totals_at(x, u.totals);
     }
+    return u;
   }
 
   /// Records one call in the current epoch.
   window_update record(call_sample s) noexcept { return record(s, epoch()); }
 
-  /// The window now (a linearizable snapshot).
+  /// The window now. If a writer is between its claim and its publication, waits for it.
   [[nodiscard]] window_totals totals() const noexcept {
     for (;;) {
-      const std::uint64_t h = head_.load();
-      const std::uint32_t p = pos(h);
-      std::uint64_t xp = 0;
-      if (!current_x(h, xp)) continue;
-      const std::uint32_t fill = fill_of(h);
+      const std::uint64_t x = head_.load();
+      const std::uint32_t q = tag(x);
+      const std::uint32_t fill = fill_at(q);
       if (fill == 0) return {};
-      const std::uint64_t x_base = slots_[(p - fill) & mask_].x.load();
-      if (tag(x_base) != p - fill) continue;  // overwritten meanwhile: the head has moved on
-      return decode(xp - x_base);
+      const std::uint64_t xb = slots_[index(q - fill)].x.load(std::memory_order_acquire);
+      if (tag(xb) == q - fill) return decode(x - xb);
+      std::this_thread::yield();
     }
   }
 
   /// Empties the window and starts `epoch`: records made with another epoch are not counted.
   void reset(std::uint64_t epoch) noexcept {
     epoch_.store(epoch);
+    // The new window starts at a virtual position one past the last record (it counts no call):
+    // moving the head also makes every CAS prepared before this reset fail.
     std::uint64_t h = head_.load();
-    // Keep the position and the pending sample (the next record publishes it as the new base);
-    // drop the fill and bump the reset tag so that no CAS prepared before this reset succeeds.
-    while (!head_.compare_exchange_weak(
-        h, ((h & ~(fill_mask | tag_mask)) | ((h + tag_one) & tag_mask)))) {
+    while (!head_.compare_exchange_weak(h, h + 1)) {
     }
+    slots_[index(tag(h + 1))].x.store(h + 1, std::memory_order_release);
+    base_.store(tag(h + 1), std::memory_order_release);
+    skipped_.store(false, std::memory_order_relaxed);
   }
 
  private:
-  // A slot holds X(p): the running sum, over all samples 1..p, of 1 + failed·2³² + slow·2⁴⁸,
-  // mod 2⁶⁴. Its low 32 bits are p itself (the slot's tag), and the difference of two X values
-  // up to 65535 samples apart decodes into exact calls, failed and slow counts.
-  //
-  // The head packs [tag:14 | pending:2 | fill:16 | pos:32]: the last claimed position p, the
-  // window's fill, the sample of position p (not yet folded into a slot), and a reset counter.
-  // A record claims p+1 with one CAS on the head, after publishing X(p) = X(p-1) + pending into
-  // its slot (helping whoever claimed p): X(p-1) is always published before p can be claimed,
-  // so no thread ever waits for another.
+  // The head holds X(p), the running sum over every record so far of 1 + failed·2³² + slow·2⁴⁸
+  // (mod 2⁶⁴), whose low 32 bits are the position p of the last record. A record claims the
+  // next position with one CAS on the head, then stores its X in the ring; the difference of
+  // two X values up to 65535 records apart decodes into exact calls, failed and slow counts, so
+  // the window is X(p) - X(p - fill) with X(p) known to the writer and X(p - fill) read from the
+  // ring (its tag, the low 32 bits, tells whether it is the right one).
   struct alignas(8) slot {
     std::atomic<std::uint64_t> x{0};
   };
 
   static constexpr std::uint64_t pos_mask = 0xFFFF'FFFFULL;
-  static constexpr unsigned fill_shift = 32;
-  static constexpr std::uint64_t fill_mask = 0xFFFFULL << fill_shift;
-  static constexpr std::uint64_t pending_mask = 0x3ULL << 48U;
-  static constexpr std::uint64_t tag_one = 1ULL << 50U;
-  static constexpr std::uint64_t tag_mask = ~0ULL << 50U;
 
   static std::uint32_t checked(std::uint32_t size) {
     detail::config_check c{"count_window"};
@@ -184,72 +171,74 @@ class count_window {
     detail::raise_if(std::move(c).result());
     return size;
   }
-  // Power of two with at least size+1 slack slots, so that a reader rarely finds the slot it
-  // needs overwritten by a concurrent writer.
+  // A power of two with at least size+1 slack slots (so that the slot a writer needs has rarely
+  // been recycled), and at least 8 cache lines.
   static std::uint32_t ring_size(std::uint32_t size) noexcept {
-    std::uint32_t m = 4;
+    std::uint32_t m = 64;
     while (m < 2U * size + 2U) m *= 2U;
     return m;
   }
+  static std::uint32_t log2(std::uint32_t m) noexcept {
+    std::uint32_t b = 0;
+    while ((1U << b) < m) ++b;
+    return b;
+  }
+  // Consecutive positions go to different cache lines, so that threads recording one after the
+  // other do not write the same line.
+  [[nodiscard]] std::uint32_t index(std::uint32_t q) const noexcept {
+    const std::uint32_t columns = (mask_ + 1U) >> 3U;
+    return ((q & (columns - 1U)) << 3U) | ((q >> column_bits_) & 7U);
+  }
 
-  static std::uint32_t pos(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h); }
-  static std::uint32_t fill_of(std::uint64_t h) noexcept {
-    return static_cast<std::uint32_t>((h & fill_mask) >> fill_shift);
-  }
   static std::uint32_t tag(std::uint64_t x) noexcept { return static_cast<std::uint32_t>(x); }
-  static std::uint64_t sample_bits(call_sample s) noexcept {
-    return (s.failed ? 1U : 0U) | (s.slow ? 2U : 0U);
-  }
   static std::uint64_t increment(call_sample s) noexcept {
     return 1U + (s.failed ? 1ULL << 32U : 0U) + (s.slow ? 1ULL << 48U : 0U);
-  }
-  static std::uint64_t pending_increment(std::uint64_t h) noexcept {
-    const auto bits = (h & pending_mask) >> 48U;
-    return increment({(bits & 1U) != 0, (bits & 2U) != 0});
   }
   static window_totals decode(std::uint64_t d) noexcept {
     return {d & pos_mask, (d >> 32U) & 0xFFFFU, d >> 48U};
   }
-
-  // X(p) for the head h: read from its slot, or computed from X(p-1) and the pending sample.
-  // False if the slots have moved past h (the caller reloads the head).
-  bool current_x(std::uint64_t h, std::uint64_t& xp) const noexcept {
-    const std::uint32_t p = pos(h);
-    const std::uint64_t xs = slots_[p & mask_].x.load();
-    if (tag(xs) == p) {
-      xp = xs;
-      return true;
-    }
-    const std::uint64_t prev = slots_[(p - 1U) & mask_].x.load();
-    if (tag(prev) != p - 1U) return false;
-    xp = prev + pending_increment(h);
-    return true;
+  // Records of the current epoch at position q; more than 2³¹ means q belongs to an earlier one.
+  [[nodiscard]] std::uint32_t fill_at(std::uint32_t q) const noexcept {
+    const std::uint32_t d = q - base_.load(std::memory_order_acquire);
+    if (d > 0x7FFF'FFFFU) return 0;
+    return d < size_ ? d : size_;
   }
 
-  // Makes sure X(p) is in its slot before p+1 is claimed.
-  bool publish(std::uint64_t h, std::uint64_t& xp) noexcept {
-    const std::uint32_t p = pos(h);
-    auto& cell = slots_[p & mask_].x;
-    std::uint64_t xs = cell.load();
-    if (tag(xs) == p) {
-      xp = xs;
-      return true;
+  // The window ending at the record whose running sum is x. False if the record it starts from
+  // is not in the ring: its writer has not stored it yet (after a short wait) or it was already
+  // recycled. A later record then evaluates (see skipped_).
+  bool totals_at(std::uint64_t x, window_totals& out) noexcept {
+    const std::uint32_t q = tag(x);
+    const std::uint32_t fill = fill_at(q);
+    if (fill == 0) {
+      out = {};
+      return q == base_.load(std::memory_order_relaxed);
     }
-    // The slot must hold an older position; a newer one means the head has moved on. Positions
-    // are compared modulo 2³² (a thread would have to stall for 2³¹ records to be misled).
-    if (static_cast<std::int32_t>(p - tag(xs)) <= 0) return false;
-    const std::uint64_t prev = slots_[(p - 1U) & mask_].x.load();
-    if (tag(prev) != p - 1U) return false;
-    xp = prev + pending_increment(h);
-    cell.compare_exchange_strong(xs, xp);  // lost only to a helper writing the same value
+    const std::uint32_t b = q - fill;
+    const auto& cell = slots_[index(b)].x;
+    std::uint64_t xb = cell.load(std::memory_order_acquire);
+    for (int spin = 0; tag(xb) != b; ++spin) {
+      // Only a writer between its CAS and its store (a few instructions) is worth waiting for.
+      if (spin == 64 || static_cast<std::int32_t>(tag(xb) - b) > 0) {
+        skipped_.store(true, std::memory_order_relaxed);
+        return false;
+      }
+      xb = cell.load(std::memory_order_acquire);
+    }
+    if (skipped_.load(std::memory_order_relaxed)) skipped_.store(false, std::memory_order_relaxed);
+    out = decode(x - xb);
     return true;
   }
 
   std::uint32_t size_;
   std::uint32_t mask_;
+  std::uint32_t column_bits_;
   std::unique_ptr<slot[]> slots_;
   alignas(detail::cache_line) std::atomic<std::uint64_t> head_{0};
+  // Read on every record, written only by reset: kept off the head's line.
   alignas(detail::cache_line) std::atomic<std::uint64_t> epoch_{0};
+  std::atomic<std::uint32_t> base_{0};  // position of the current epoch's (virtual) first slot
+  std::atomic<bool> skipped_{false};    // an evaluation found its starting record missing
 };
 
 /**

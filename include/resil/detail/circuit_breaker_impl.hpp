@@ -119,7 +119,7 @@ void basic_circuit_breaker<Clock>::record_closed(const permit_token& t, bool fai
 template <clock Clock>
 auto basic_circuit_breaker<Clock>::reject(circuit_state s, nanoseconds remaining,
                                           transition_result moved) -> admission {
-  not_permitted_.fetch_add(1, std::memory_order_relaxed);
+  not_permitted_.add();
   return {false, {}, remaining, s, moved};
 }
 
@@ -241,7 +241,7 @@ auto basic_circuit_breaker<Clock>::transition(std::uint64_t expected_id, circuit
       exceeded_.store(false, std::memory_order_relaxed);
       break;
   }
-  if (reset) not_permitted_.store(0, std::memory_order_relaxed);
+  if (reset) not_permitted_.clear();
   const std::uint64_t next = word::make(gen, code(to), reserve_probe ? 1U : 0U);
   // Only the payload can change under us (probe counters, the failure run): the generation and
   // the state change only here, under the mutex.
@@ -311,7 +311,7 @@ circuit_breaker_metrics basic_circuit_breaker<Clock>::metrics() const {
   circuit_breaker_metrics m;
   const std::uint64_t w = state_.load();
   m.state = to_state(w);
-  m.not_permitted = not_permitted_.load(std::memory_order_relaxed);
+  m.not_permitted = not_permitted_.sum();
   m.transitions = transitions_;
   window_totals t;
   const auto tally = [&](std::uint64_t p) {
