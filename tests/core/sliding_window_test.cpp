@@ -105,6 +105,16 @@ bool sane(const window_totals& t) {
 
 }  // namespace
 
+// The window's test hook: moves an empty window to position p, as if p calls had been recorded
+// and the window reset, to test the 2^32 position wrap without making four billion calls.
+struct resil::detail::count_window_access {
+  static void start_at(count_window& w, std::uint32_t p) {
+    w.head_.store(p);
+    w.slots_[w.index(p)].x.store(p);
+    w.base_.store(p);
+  }
+};
+
 TEST_CASE("window_totals: rates are fractions, NaN while empty", "[sliding_window]") {
   CHECK(std::isnan(window_totals{}.failure_rate()));
   CHECK(std::isnan(window_totals{}.slow_call_rate()));
@@ -150,6 +160,29 @@ TEST_CASE("count_window: matches a naive deque model for sizes 1, 2, 3, 7 and 10
       if (op % 97 == 0) REQUIRE(w.totals() == model.totals());
     }
     CHECK(w.totals() == model.totals());
+  }
+}
+
+TEST_CASE("count_window: positions wrap around 2^32 and past 2^31 without a glitch",
+          "[sliding_window]") {
+  for (const std::uint32_t start : {0xFFFF'FFFFU - 150U, 0x7FFF'FFFFU - 50U, 0xFFFF'FFFFU}) {
+    for (const std::uint32_t size : {1U, 7U, 100U}) {
+      resil::count_window w{size};
+      resil::detail::count_window_access::start_at(w, start);
+      count_model model{size};
+      resil::splitmix64 rng{start ^ size};
+      for (int i = 0; i < 400; ++i) {
+        const auto s = random_sample(rng);
+        model.record(s);
+        const auto u = w.record(s, w.epoch());
+        REQUIRE(u.has_totals);
+        REQUIRE(u.totals == model.totals());
+        REQUIRE(w.totals() == model.totals());
+      }
+      w.reset(9);  // and a reset right after the wrap still starts an empty window
+      CHECK(w.totals() == window_totals{});
+      CHECK(w.record({.failed = true}, 9).totals == window_totals{1, 1, 0});
+    }
   }
 }
 

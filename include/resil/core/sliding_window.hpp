@@ -16,6 +16,11 @@
 
 namespace resil {
 
+class count_window;
+namespace detail {
+struct count_window_access;  // lets tests start a window near the 2^32 position wrap
+}  // namespace detail
+
 /**
  * What a sliding window holds at one instant: its calls, and how many of them failed or were
  * slow (a slow call may also have failed; it then counts in both).
@@ -89,6 +94,7 @@ class count_window {
         column_bits_(log2(mask_ + 1) - 3),
         slots_(new slot[mask_ + 1]) {
     epoch_.store(epoch, std::memory_order_relaxed);
+    full_.store(epoch + 1, std::memory_order_relaxed);  // "not full in this epoch"
   }
   count_window(const count_window&) = delete;
   count_window& operator=(const count_window&) = delete;
@@ -116,9 +122,10 @@ class count_window {
     const std::uint32_t q = tag(x);
     slots_[index(q)].x.store(x, std::memory_order_release);
     window_update u{true, false, {}};
-    if (totals || q - base_.load(std::memory_order_acquire) <= size_ ||
-        skipped_.load(std::memory_order_relaxed)) {
-      u.has_totals = totals_at(x, u.totals);
+    const bool filling = full_.load(std::memory_order_relaxed) != epoch;  // this one may fill it
+    const std::uint32_t fill = fill_at(q, epoch);
+    if (totals || filling || skipped_.load(std::memory_order_relaxed)) {
+      u.has_totals = totals_at(x, fill, u.totals);
     }
     return u;
   }
@@ -131,7 +138,7 @@ class count_window {
     for (;;) {
       const std::uint64_t x = head_.load();
       const std::uint32_t q = tag(x);
-      const std::uint32_t fill = fill_at(q);
+      const std::uint32_t fill = fill_at(q, epoch_.load());
       if (fill == 0) return {};
       const std::uint64_t xb = slots_[index(q - fill)].x.load(std::memory_order_acquire);
       if (tag(xb) == q - fill) return decode(x - xb);
@@ -149,6 +156,7 @@ class count_window {
     }
     slots_[index(tag(h + 1))].x.store(h + 1, std::memory_order_release);
     base_.store(tag(h + 1), std::memory_order_release);
+    full_.store(epoch + 1, std::memory_order_relaxed);
     skipped_.store(false, std::memory_order_relaxed);
   }
 
@@ -197,22 +205,25 @@ class count_window {
   static window_totals decode(std::uint64_t d) noexcept {
     return {d & pos_mask, (d >> 32U) & 0xFFFFU, d >> 48U};
   }
-  // Records of the current epoch at position q; more than 2³¹ means q belongs to an earlier one.
-  [[nodiscard]] std::uint32_t fill_at(std::uint32_t q) const noexcept {
+  // Records of `epoch` in the window ending at position q. Once the window has been full in an
+  // epoch it stays full, which keeps positions free to wrap around 2³² (in a few minutes at
+  // full speed).
+  [[nodiscard]] std::uint32_t fill_at(std::uint32_t q, std::uint64_t epoch) const noexcept {
+    if (full_.load(std::memory_order_relaxed) == epoch) return size_;
     const std::uint32_t d = q - base_.load(std::memory_order_acquire);
-    if (d > 0x7FFF'FFFFU) return 0;
-    return d < size_ ? d : size_;
+    if (d < size_) return d;
+    full_.store(epoch, std::memory_order_relaxed);  // a stale record only marks its own epoch
+    return size_;
   }
 
   // The window ending at the record whose running sum is x. False if the record it starts from
   // is not in the ring: its writer has not stored it yet (after a short wait) or it was already
   // recycled. A later record then evaluates (see skipped_).
-  bool totals_at(std::uint64_t x, window_totals& out) noexcept {
+  bool totals_at(std::uint64_t x, std::uint32_t fill, window_totals& out) noexcept {
     const std::uint32_t q = tag(x);
-    const std::uint32_t fill = fill_at(q);
     if (fill == 0) {
       out = {};
-      return q == base_.load(std::memory_order_relaxed);
+      return true;
     }
     const std::uint32_t b = q - fill;
     const auto& cell = slots_[index(b)].x;
@@ -238,7 +249,10 @@ class count_window {
   // Read on every record, written only by reset: kept off the head's line.
   alignas(detail::cache_line) std::atomic<std::uint64_t> epoch_{0};
   std::atomic<std::uint32_t> base_{0};  // position of the current epoch's (virtual) first slot
-  std::atomic<bool> skipped_{false};    // an evaluation found its starting record missing
+  mutable std::atomic<std::uint64_t> full_{0};  // the epoch in which the window has filled up
+  std::atomic<bool> skipped_{false};            // an evaluation found its starting record missing
+
+  friend struct detail::count_window_access;
 };
 
 /**
