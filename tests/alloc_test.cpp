@@ -4,6 +4,7 @@
 #include <resil/circuit_breaker.hpp>
 #include <resil/compose.hpp>
 #include <resil/core/events.hpp>
+#include <resil/retry.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -65,8 +66,7 @@ TEST_CASE("alloc: publishing with no listener allocates nothing", "[alloc]") {
   CHECK(count.count() == 0);
 }
 
-TEST_CASE("alloc: chaos policies allocate nothing when off or injecting an error code",
-          "[alloc]") {
+TEST_CASE("alloc: chaos policies allocate nothing when off or injecting an error code", "[alloc]") {
   resil::chaos_fault off{{.injection_rate = 1.0, .enabled = false}, resil::errc::timeout};
   resil::chaos_fault on{{.injection_rate = 0.5}, resil::errc::timeout};
   resil::chaos_latency no_wait{{.injection_rate = 1.0}, resil::nanoseconds{0}};
@@ -82,17 +82,19 @@ TEST_CASE("alloc: chaos policies allocate nothing when off or injecting an error
 TEST_CASE("alloc: a circuit breaker allocates nothing per call, in any state", "[alloc]") {
   using namespace std::chrono_literals;
   resil::manual_clock clock;
-  resil::basic_circuit_breaker<resil::manual_clock> count_window{
-      {.slow_call_duration = 1s, .window_size = 10, .minimum_calls = 5, .open_duration = 1s,
-       .half_open_calls = 2},
-      clock};
-  resil::basic_circuit_breaker<resil::manual_clock> time_window{
-      {.window = resil::window_type::time, .window_size = 10, .minimum_calls = 5,
-       .open_duration = 1s},
-      clock};
+  resil::basic_circuit_breaker<resil::manual_clock> count_window{{.slow_call_duration = 1s,
+                                                                  .window_size = 10,
+                                                                  .minimum_calls = 5,
+                                                                  .open_duration = 1s,
+                                                                  .half_open_calls = 2},
+                                                                 clock};
+  resil::basic_circuit_breaker<resil::manual_clock> time_window{{.window = resil::window_type::time,
+                                                                 .window_size = 10,
+                                                                 .minimum_calls = 5,
+                                                                 .open_duration = 1s},
+                                                                clock};
   resil::basic_circuit_breaker<resil::manual_clock> consecutive{
-      {.consecutive_failures = 3, .window = resil::window_type::none, .open_duration = 1s},
-      clock};
+      {.consecutive_failures = 3, .window = resil::window_type::none, .open_duration = 1s}, clock};
   const auto ok = [] { return 1; };
   const auto fail = [] { return resil::outcome<int>::from_error(resil::errc::timeout); };
   int values = 0;
@@ -114,4 +116,50 @@ TEST_CASE("alloc: a circuit breaker allocates nothing per call, in any state", "
   CHECK(values > 0);
   CHECK(rejected > 0);
   CHECK(count_window.metrics().transitions > 2U);
+}
+
+TEST_CASE("alloc: a retry allocates nothing, succeeding at once or after failed attempts",
+          "[alloc]") {
+  resil::manual_clock clock;
+  resil::retry_budget tokens{{.max_tokens = 1000, .token_ratio = 2}};  // refills what a call spends
+  resil::retry_concurrency_budget slots;
+  resil::basic_retry<resil::manual_clock> plain{
+      {.max_attempts = 3,
+       .backoff = resil::backoff::exponential(std::chrono::milliseconds{1}).full_jitter()},
+      clock};
+  resil::basic_retry<resil::manual_clock> budgeted{{.max_attempts = 3,
+                                                    .max_total_duration = std::chrono::hours{1},
+                                                    .budget = &tokens,
+                                                    .concurrency_budget = &slots},
+                                                   clock};
+  resil::retry steady{{.max_attempts = 2}};
+  resil_test::counting_policy inner;
+  auto pipeline = resil::compose(budgeted, inner);
+  int sum = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) {
+    sum += plain.execute([](int x) { return x; }, i);
+    sum += steady.try_execute([](int x) { return x; }, i).value();
+    int calls = 0;
+    // Fails twice with an error code (no exception object), then succeeds: backoff, jitter and
+    // sleeping on the clock, budgets and the retry permit all run.
+    auto flaky = [&]() -> resil::outcome<int> {
+      if (++calls < 3) return resil::outcome<int>::from_error(resil::errc::timeout);
+      return calls;
+    };
+    sum += plain.try_execute(flaky).value();
+    calls = 0;
+    sum += pipeline.try_execute(flaky).value();
+    calls = 0;
+    // Exhausted: the last error stands.
+    sum += plain.try_execute([] {
+                  return resil::outcome<int>::from_error(resil::errc::timeout);
+                }).has_error()
+               ? 1
+               : 0;
+  }
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(sum > 0);
+  CHECK(inner.calls == 3000);
 }

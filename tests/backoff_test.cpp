@@ -133,10 +133,13 @@ TEST_CASE("backoff: equal jitter stays in [d/2, d]", "[backoff]") {
 
 TEST_CASE("backoff: proportional jitter stays within the factor, and within the cap", "[backoff]") {
   const auto b = backoff::constant(1s).jitter(0.2);
-  for (const auto d : first(b, 1000)) {
-    CHECK(d >= 800ms);
-    CHECK(d <= 1s);  // capped: a constant backoff's cap is its delay
-  }
+  CHECK(b.cap() == 1200ms);  // symmetric around a constant delay, as Resilience4j and Polly
+  const auto cs = first(b, 1000);
+  CHECK(*std::min_element(cs.begin(), cs.end()) >= 800ms);
+  CHECK(*std::max_element(cs.begin(), cs.end()) <= 1200ms);
+  CHECK(*std::max_element(cs.begin(), cs.end()) > 1100ms);
+  CHECK(*std::min_element(cs.begin(), cs.end()) < 900ms);
+  CHECK(b.full_jitter().cap() == 1s);  // another jitter replaces it, with the plain cap
   const auto u = backoff::linear(1s, 0ns, 2s).jitter(0.2);
   const auto ds = first(u, 1000);
   CHECK(*std::min_element(ds.begin(), ds.end()) >= 800ms);
@@ -220,4 +223,68 @@ TEST_CASE("backoff: invalid parameters are reported with the field and value", "
   CHECK(backoff::exponential(2s, 2.0, 1s).validate()->field == "backoff.cap");
   CHECK(backoff::constant(1s).jitter(1.5).validate()->field == "backoff.jitter_factor");
   CHECK(backoff::constant(1s).jitter(nan).validate()->field == "backoff.jitter_factor");
+}
+
+TEST_CASE("backoff: exponential delays never turn NaN or negative past attempt 1025 (Polly #2163)",
+          "[backoff]") {
+  // Polly v8 computed 2^n in double; from attempt 1025 on it overflowed to infinity, the delay
+  // became NaN, then negative, and retries ran back to back. Every shape and jitter here stays in
+  // [0, cap] and, without jitter, never decreases, through and far beyond that point.
+  for (const auto& shape :
+       {backoff::exponential(1ms, 2.0, nanoseconds::max()), backoff::exponential(2s, 2.0, 30min)}) {
+    nanoseconds last{0};
+    for (std::uint32_t n = 1; n <= 10'000; ++n) {
+      const auto d = shape.base_delay(n);
+      REQUIRE(d >= last);
+      REQUIRE(d <= shape.cap());
+      last = d;
+    }
+    CHECK(last == shape.cap());
+    for (const auto& b : every_kind(shape)) {
+      resil::splitmix64 rng{2163};
+      backoff_state s;
+      for (int i = 0; i < 10'000; ++i) {
+        const auto d = b.next(s, rng);
+        REQUIRE(d >= 0ns);
+        REQUIRE(d <= b.cap());
+      }
+    }
+  }
+  // Decorrelated v2 is the formula that broke: 2^t at t = n + U(0, 1) crosses double's range at
+  // n = 1024. Walk attempts 1000..1100 one by one: finite, non-negative, capped.
+  const auto v2 = backoff::exponential(1s, 2.0, 1h).decorrelated_jitter_v2();
+  resil::splitmix64 rng{1025};
+  backoff_state s;
+  for (std::uint32_t n = 1; n <= 1100; ++n) {
+    const auto d = v2.next(s, rng);
+    REQUIRE(d >= 0ns);
+    REQUIRE(d <= 1h);
+    if (n >= 1000) CHECK(d == 1h);  // past the cap long before; the overflow guard answers cap
+  }
+}
+
+TEST_CASE(
+    "backoff: a delay that overflows is capped at the maximum delay, not the largest duration "
+    "(Polly #1866)",
+    "[backoff]") {
+  // Polly v8 returned TimeSpan.MaxValue once the exponential overflowed, ignoring MaxDelay. Here
+  // the cap is 5 minutes and the base is large enough for base * 2^n to overflow int64 nanoseconds
+  // at n = 40 and double at n = 1024: every delay of every jitter stays at or below 5 minutes.
+  const auto shape = backoff::exponential(1h, 2.0, 5min);
+  CHECK(shape.base_delay(1) == 5min);  // a base above the cap is invalid, see below ...
+  CHECK(shape.validate()->field == "backoff.cap");
+  const auto b = backoff::exponential(100ms, 2.0, 5min);  // ... so start below it
+  CHECK(b.base_delay(40) == 5min);
+  CHECK(b.base_delay(1025) == 5min);
+  CHECK(b.base_delay(std::numeric_limits<std::uint32_t>::max()) == 5min);
+  for (const auto& k : every_kind(b)) {
+    resil::splitmix64 rng{1866};
+    backoff_state s;
+    nanoseconds top{0};
+    for (int i = 0; i < 10'000; ++i) top = std::max(top, k.next(s, rng));
+    CHECK(top <= 5min);
+    CHECK(top > 0ns);
+  }
+  const auto lin = backoff::linear(1min, nanoseconds::max(), 5min);  // base + step overflows
+  CHECK(lin.base_delay(3) == 5min);
 }

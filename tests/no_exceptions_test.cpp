@@ -61,6 +61,20 @@ int main() {
   check(breaker.try_execute([] { return 1; }).has_value(), "a probe goes through");
   check(breaker.state() == resil::circuit_state::closed, "a successful probe closes it");
 
+  // A retry: the last failure stands, and a success after failures comes back.
+  resil::basic_retry<resil::manual_clock> retry{
+      {.max_attempts = 3, .backoff = resil::backoff::constant(std::chrono::milliseconds{10})}};
+  int calls = 0;
+  const auto retried = retry.try_execute([&]() -> resil::outcome<int> {
+    if (++calls < 3) return resil::outcome<int>::from_error(resil::errc::timeout);
+    return calls;
+  });
+  check(retried.has_value() && retried.value() == 3, "the retry succeeds at the third attempt");
+  const auto exhausted =
+      retry.try_execute([] { return resil::outcome<int>::from_error(resil::errc::timeout); });
+  check(exhausted.error() == resil::errc::timeout, "the last failure stands");
+  check(retry.metrics().retries == 4, "four retries were scheduled");
+
   std::printf("%s\n", failures == 0 ? "no-exceptions: all checks passed" : "no-exceptions: FAILED");
   return failures == 0 ? 0 : 1;
 }

@@ -42,7 +42,7 @@ struct backoff_state {
  * jitter the sequence never decreases.
  *
  * Shapes (attempt n = 1 for the delay after the first failure):
- * - `backoff::constant(d)`: d, every time (cap = d).
+ * - `backoff::constant(d)`: d, every time (cap = d; d·(1 + factor) with `.jitter(factor)`).
  * - `backoff::linear(base, step, cap)`: min(cap, base + (n-1)·step).
  * - `backoff::exponential(base, multiplier, cap)`: min(cap, base·multiplierⁿ⁻¹).
  *
@@ -116,10 +116,15 @@ class backoff {
   [[nodiscard]] backoff decorrelated_jitter_v2() const noexcept {
     return with(jitter_kind::decorrelated_v2);
   }
-  /// d·(1 ± factor·uniform), with `factor` in [0, 1].
+  /// d·(1 ± factor·uniform), with `factor` in [0, 1]. On a constant shape the cap becomes
+  /// d·(1 + factor), so the jitter is symmetric around d (as Resilience4j's and Polly's are);
+  /// on linear and exponential shapes the cap given to the factory stays the cap.
   [[nodiscard]] backoff jitter(double factor) const noexcept {
     backoff b = with(jitter_kind::proportional);
     b.factor_ = factor;
+    if (shape_ == shape::constant && factor >= 0.0 && factor <= 1.0) {
+      b.cap_ = b.to_saturated(static_cast<long double>(base_.count()) * (1.0L + factor));
+    }
     return b;
   }
 
@@ -188,7 +193,17 @@ class backoff {
   [[nodiscard]] backoff with(jitter_kind j) const noexcept {
     backoff b = *this;
     b.jitter_ = j;
+    b.factor_ = 0.0;
+    if (shape_ == shape::constant) b.cap_ = base_;  // undo a previous .jitter(f)'s wider cap
     return b;
+  }
+
+  // A non-negative delay in floating point as nanoseconds, saturating at nanoseconds::max().
+  [[nodiscard]] static nanoseconds to_saturated(long double d) noexcept {
+    if (!(d > 0)) return nanoseconds{0};
+    constexpr auto top = static_cast<long double>(std::numeric_limits<std::int64_t>::max());
+    if (!(d < top)) return nanoseconds::max();
+    return nanoseconds{static_cast<std::int64_t>(d)};
   }
 
   [[nodiscard]] nanoseconds clamp(nanoseconds d) const noexcept {

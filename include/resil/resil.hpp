@@ -20,4 +20,6 @@
 #include "core/time.hpp"
 #include "core/virtual_clock.hpp"
 #include "health.hpp"
+#include "retry.hpp"
+#include "retry_budget.hpp"
 #include "version.hpp"

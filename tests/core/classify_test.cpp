@@ -110,6 +110,19 @@ TEST_CASE("classifier: result predicates apply to values of their own type only"
   CHECK(c.classify(resil::outcome<const http_response&>{shared}) == resil::verdict::failure);
 }
 
+TEST_CASE("classifier: has_result_rules tells whether values can be anything but successes",
+          "[classify]") {
+  CHECK_FALSE(resil::classifier{}.has_result_rules());
+  CHECK_FALSE(resil::classifier{}.failure_on<std::runtime_error>().has_result_rules());
+  CHECK_FALSE(resil::classifier{}
+                  .failure_if_error([](const std::error_code&) { return true; })
+                  .has_result_rules());
+  CHECK(
+      resil::classifier{}.failure_if_result([](const int& v) { return v < 0; }).has_result_rules());
+  CHECK(
+      resil::classifier{}.ignore_if_result([](const int& v) { return v < 0; }).has_result_rules());
+}
+
 TEST_CASE("classifier: error predicates decide for error codes", "[classify]") {
   const auto c = resil::classifier{}
                      .ignore_if_error([](const std::error_code& e) {

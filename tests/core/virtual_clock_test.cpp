@@ -247,17 +247,21 @@ TEST_CASE("virtual_clock: a deadlock is reported to the handler", "[virtual_cloc
   CHECK(reported == 2);
 }
 
-TEST_CASE("virtual_clock: start_thread makes a participant on a virtual clock only",
+TEST_CASE("virtual_clock: start_thread makes a daemon participant on a virtual clock only",
           "[virtual_clock]") {
   virtual_clock clock;
   tp woke{};
   within_watchdog([&] {
-    auto t = resil::start_thread(clock, [&] {
-      clock.sleep_until(tp{42s});
-      woke = clock.now();
+    clock.run(1, [&](std::size_t) {
+      auto t = resil::start_thread(clock, [&] {
+        clock.sleep_until(tp{42s});
+        woke = clock.now();
+      });
+      clock.sleep_until(tp{50s});
     });
   });
   CHECK(woke == tp{42s});
+  CHECK(clock.now() == tp{50s});
   resil::manual_clock manual;
   bool ran = false;
   {
@@ -305,4 +309,24 @@ TEST_CASE("virtual_clock: the same seed replays ten minutes of ten threads ident
   REQUIRE(first.size() > 5000);
   CHECK(first == second);
   CHECK(first != other);
+}
+
+TEST_CASE("virtual_clock: a daemon waiting forever is neither a deadlock nor a time machine",
+          "[virtual_clock]") {
+  virtual_clock clock;
+  std::atomic<int> ticks{0};
+  within_watchdog([&] {
+    auto idle = clock.spawn_daemon([&](std::stop_token st) {
+      resil::waiter w;
+      (void)clock.wait_until(w, tp::max(), st);  // waits for work that never comes
+    });
+    auto ticker = clock.spawn_daemon([&](std::stop_token st) {
+      while (clock.sleep_until(clock.now() + 1s, st)) ++ticks;
+    });
+    clock.run(1, [&](std::size_t) { clock.sleep_until(tp{10s}); });
+    CHECK(clock.now() == tp{10s});  // with only daemons left, time stands still
+    CHECK(clock.deadlocks() == 0);
+  });
+  CHECK(ticks >= 9);
+  CHECK(ticks <= 10);
 }

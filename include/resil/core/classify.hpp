@@ -224,6 +224,10 @@ class classifier {
   }
   classifier count_rejections(bool on) && { return std::move(count_rejections(on)); }
 
+  /// True when some rule looks at returned values (`failure_if_result`, `ignore_if_result`).
+  /// Without one every value is a success, so a policy's fast path can skip classifying values.
+  [[nodiscard]] bool has_result_rules() const noexcept { return !value_rules_.empty(); }
+
   /**
    * Classifies `o`. May throw what a user predicate throws; `classify_noexcept` captures it.
    */

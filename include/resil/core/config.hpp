@@ -22,6 +22,16 @@
 #define RESIL_UNLIKELY(x) (x)
 #endif
 
+/// Keeps a cold path (a retry loop, a rejection's bookkeeping) out of the caller, so the hot path
+/// around it stays small enough to inline.
+#if defined(__GNUC__) || defined(__clang__)
+#define RESIL_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define RESIL_NOINLINE __declspec(noinline)
+#else
+#define RESIL_NOINLINE
+#endif
+
 namespace resil::detail {
 
 /// Size that keeps two hot atomics from sharing a cache line. A fixed 64 rather than

@@ -148,19 +148,18 @@ class virtual_clock {
    */
   template <class F>
   [[nodiscard]] thread spawn(F&& f) const {
-    auto start = std::make_unique<entry>();
-    auto done = std::make_shared<waiter>();
-    state_->admit(*start);
-    std::jthread t([s = state_, start = std::move(start), done,
-                    fn = std::forward<F>(f)](std::stop_token st) mutable {
-      participant_scope scope{*s, *start, *done};
-      if constexpr (std::is_invocable_v<F&, std::stop_token>) {
-        fn(std::move(st));
-      } else {
-        fn();
-      }
-    });
-    return thread{*this, std::move(done), std::move(t)};
+    return spawn_participant(std::forward<F>(f), false);
+  }
+
+  /**
+   * Like `spawn`, for a *daemon*: a participant that serves the others (a timer, a prober) and
+   * may wait for work forever. Daemons take turns like any participant, but they neither keep
+   * time moving on their own (with only daemons left, time stands still) nor count towards a
+   * deadlock. `resil::start_thread` starts library-owned threads this way.
+   */
+  template <class F>
+  [[nodiscard]] thread spawn_daemon(F&& f) const {
+    return spawn_participant(std::forward<F>(f), true);
   }
 
   /**
@@ -213,6 +212,23 @@ class virtual_clock {
     std::jthread t_;
   };
 
+  template <class F>
+  [[nodiscard]] thread spawn_participant(F&& f, bool daemon) const {
+    auto start = std::make_unique<entry>();
+    auto done = std::make_shared<waiter>();
+    state_->admit(*start, daemon);
+    std::jthread t([s = state_, start = std::move(start), done, daemon,
+                    fn = std::forward<F>(f)](std::stop_token st) mutable {
+      participant_scope scope{*s, *start, *done, daemon};
+      if constexpr (std::is_invocable_v<F&, std::stop_token>) {
+        fn(std::move(st));
+      } else {
+        fn();
+      }
+    });
+    return thread{*this, std::move(done), std::move(t)};
+  }
+
   /**
    * Makes the current thread a participant for the lifetime of this object: the constructor
    * waits for the thread's turn; the destructor hands the turn on and leaves. Prefer `spawn`,
@@ -222,12 +238,12 @@ class virtual_clock {
    public:
     explicit participant(const virtual_clock& c)
         : state_(c.state_), start_(std::make_unique<entry>()) {
-      state_->admit(*start_);
+      state_->admit(*start_, false);
       state_->enter(*start_);
     }
     participant(const participant&) = delete;
     participant& operator=(const participant&) = delete;
-    ~participant() { state_->leave(); }
+    ~participant() { state_->leave(false); }
 
    private:
     std::shared_ptr<state> state_;
@@ -281,6 +297,7 @@ class virtual_clock {
     mutable std::mutex mutex;
     std::atomic<std::int64_t> now{0};
     std::size_t participants = 0;
+    std::size_t daemons = 0;      // participants that serve others and may wait forever
     bool busy = false;            // a participant holds the turn
     std::deque<entry*> runnable;  // FIFO of participants ready to run
     std::vector<entry*> blocked;  // participants waiting for a signal or a deadline
@@ -318,9 +335,10 @@ class virtual_clock {
     }
 
     // Registers a participant that will wait for its first turn (called by the spawning thread).
-    void admit(entry& start) {
+    void admit(entry& start, bool daemon) {
       std::unique_lock lock(mutex);
       ++participants;
+      if (daemon) ++daemons;
       start.seq = next_seq++;
       runnable.push_back(&start);
       if (!busy) dispatch_locked(lock);
@@ -333,10 +351,11 @@ class virtual_clock {
       current() = this;
     }
 
-    void leave() {
+    void leave(bool daemon) {
       current() = nullptr;
       std::unique_lock lock(mutex);
       --participants;
+      if (daemon) --daemons;
       busy = false;
       dispatch_locked(lock);
     }
@@ -344,8 +363,9 @@ class virtual_clock {
     // Hands the turn to the next runnable participant, moving time forward if none is runnable.
     // Precondition: nobody holds the turn. May release the lock to run the deadlock handler.
     void dispatch_locked(std::unique_lock<std::mutex>& lock) {
-      if (runnable.empty() && !advance_locked()) {
-        if (participants > 0 && blocked.size() == participants) report_deadlock(lock);
+      // Time moves only for the sake of a non-daemon participant; with daemons alone it stands.
+      if (runnable.empty() && (participants == daemons || !advance_locked())) {
+        if (participants > daemons && blocked.size() == participants) report_deadlock(lock);
         return;
       }
       entry* next = runnable.front();
@@ -402,12 +422,16 @@ class virtual_clock {
   struct participant_scope {
     state& s;
     waiter& done;
-    participant_scope(state& st, entry& start, waiter& d) : s(st), done(d) { s.enter(start); }
+    bool daemon;
+    participant_scope(state& st, entry& start, waiter& d, bool is_daemon)
+        : s(st), done(d), daemon(is_daemon) {
+      s.enter(start);
+    }
     participant_scope(const participant_scope&) = delete;
     participant_scope& operator=(const participant_scope&) = delete;
     ~participant_scope() {
-      done.notify();  // a joining participant becomes runnable...
-      s.leave();      // ...and gets the turn when this one leaves
+      done.notify();    // a joining participant becomes runnable...
+      s.leave(daemon);  // ...and gets the turn when this one leaves
     }
   };
 
@@ -415,14 +439,15 @@ class virtual_clock {
 };
 
 /**
- * Starts a thread that takes part in `c`'s timeline: a participant of a `virtual_clock`
- * (`c.spawn(f)`), a plain `std::jthread` for every other clock. Library code that owns a thread
- * (a timeout's timer, a health registry's prober) starts it this way so it runs on virtual time.
+ * Starts a thread that takes part in `c`'s timeline: a daemon participant of a `virtual_clock`
+ * (`c.spawn_daemon(f)`), a plain `std::jthread` for every other clock. Library code that owns a
+ * thread (a timeout's timer, a health registry's prober) starts it this way so it runs on virtual
+ * time.
  */
 template <clock C, class F>
 [[nodiscard]] auto start_thread(const C& c, F&& f) {
-  if constexpr (requires { c.spawn(std::forward<F>(f)); }) {
-    return c.spawn(std::forward<F>(f));
+  if constexpr (requires { c.spawn_daemon(std::forward<F>(f)); }) {
+    return c.spawn_daemon(std::forward<F>(f));
   } else {
     return std::jthread(std::forward<F>(f));
   }
