@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include <resil/circuit_breaker.hpp>
 #include <resil/compose.hpp>
+#include <resil/retry.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -673,6 +674,24 @@ TEST_CASE("circuit_breaker: composes; each attempt of a retry is one call", "[ci
   (void)pipeline.try_execute(fail);
   CHECK(b.state() == open);
   CHECK(pipeline.try_execute(ok).error() == resil::errc::circuit_open);
+}
+
+TEST_CASE(
+    "circuit_breaker: inside a retry each attempt counts, and an open breaker stops the "
+    "retries",
+    "[circuit_breaker]") {
+  manual_clock clock;
+  breaker_t b{{.window_size = 4, .minimum_calls = 4}, clock};
+  resil::basic_retry<manual_clock> retry{{.max_attempts = 6}, clock};
+  auto pipeline = resil::compose(retry, b);
+  int calls = 0;
+  const auto r = pipeline.try_execute([&]() -> int {
+    ++calls;
+    throw boom{};
+  });
+  CHECK(calls == 4);  // the fourth failure opened it; the fifth attempt was rejected, not retried
+  CHECK(r.error() == resil::errc::circuit_open);
+  CHECK(b.metrics().not_permitted == 1U);
 }
 
 TEST_CASE("circuit_breaker: results of calls admitted before a transition do not count",
