@@ -1,10 +1,13 @@
 // Heap allocations per call: zero for every composition, counted by a replacement operator new.
 // SPDX-License-Identifier: MIT
+#include <resil/bulkhead.hpp>
 #include <resil/chaos.hpp>
 #include <resil/circuit_breaker.hpp>
 #include <resil/compose.hpp>
 #include <resil/core/events.hpp>
+#include <resil/fallback.hpp>
 #include <resil/retry.hpp>
+#include <resil/timeout.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -162,4 +165,64 @@ TEST_CASE("alloc: a retry allocates nothing, succeeding at once or after failed 
   CHECK(allocations == 0);
   CHECK(sum > 0);
   CHECK(inner.calls == 3000);
+}
+
+TEST_CASE("alloc: bulkhead calls, permits and rejections allocate nothing", "[alloc]") {
+  resil::bulkhead b{{.max_concurrent = 2}};
+  int sum = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) {
+    sum += b.execute([](int x) { return x; }, i);
+    sum += b.try_execute([] { return 1; }).value();
+    if (auto p = b.try_acquire()) p->record_success();
+  }
+  {
+    auto p1 = b.try_acquire();
+    auto p2 = b.try_acquire();
+    for (int i = 0; i < 1000; ++i) {
+      sum += b.try_execute([] { return 1; }).has_error() ? 1 : 0;
+      sum += b.try_acquire() ? 0 : 1;
+    }
+  }
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(sum > 0);
+}
+
+TEST_CASE("alloc: timed calls allocate nothing once the thread's stop source exists", "[alloc]") {
+  resil::timeout outer{{.duration = std::chrono::hours{1}}};
+  resil::timeout inner{{.duration = std::chrono::minutes{30}}};
+  resil::timeout none{{.duration = resil::nanoseconds::max()}};
+  auto nested = resil::compose(outer, inner);
+  std::stop_source caller_stop;
+  // Warm-up: starts the shared timer thread and creates this thread's cached stop sources.
+  (void)nested.try_execute([] { return 1; });
+  int sum = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) {
+    sum +=
+        outer.try_execute([](resil::context& ctx) { return ctx.stop_requested() ? 0 : 1; }).value();
+    sum += nested.try_execute([] { return 1; }).value();
+    resil::context ctx{caller_stop.get_token()};  // forwarding an enclosing stop token
+    sum += outer.try_execute_in(ctx, [] { return 1; }).value();
+    sum += none.try_execute([] { return 1; }).value();
+  }
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(sum == 4000);
+}
+
+TEST_CASE("alloc: a fallback allocates nothing, passing through or replacing an error", "[alloc]") {
+  auto fb = resil::fallback_to(-1);
+  int sum = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) {
+    sum += fb.try_execute([] { return 1; }).value();
+    sum += fb.try_execute([] {
+               return resil::outcome<int>::from_error(resil::errc::circuit_open);
+             }).value();
+  }
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(sum == 0);
 }

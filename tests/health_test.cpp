@@ -100,8 +100,8 @@ TEST_CASE("health: a check is unknown before its first run", "[health]") {
 
 TEST_CASE("health: 8 concurrent callers share one run per interval", "[health]") {
   manual_clock clock;
-  registry health{clock};
   std::atomic<int> runs{0};
+  registry health{clock};
   health.add("db",
              [&] {
                ++runs;
@@ -135,8 +135,8 @@ TEST_CASE("health: hysteresis needs N failures to turn unhealthy and M successes
           "[health]") {
   using S = health_status;
   manual_clock clock;
-  registry health{clock};
   scripted check;
+  registry health{clock};
   *check.answers = {S::healthy, S::unhealthy, S::unhealthy, S::unhealthy,
                     S::healthy, S::unhealthy, S::healthy,   S::healthy};
   health.add("payment", check, {.interval = 1s, .unhealthy_threshold = 3, .healthy_threshold = 2});
@@ -156,8 +156,8 @@ TEST_CASE("health: hysteresis needs N failures to turn unhealthy and M successes
 TEST_CASE("health: since_change tracks how long the status has held", "[health]") {
   using S = health_status;
   manual_clock clock;
-  registry health{clock};
   scripted check;
+  registry health{clock};
   *check.answers = {S::healthy, S::healthy, S::unhealthy};
   health.add("db", check, {.interval = 1s});
   (void)health.report();
@@ -176,9 +176,9 @@ TEST_CASE("health: since_change tracks how long the status has held", "[health]"
 TEST_CASE("health: a hung check is reported unhealthy at its timeout and never blocks reports",
           "[health]") {
   manual_clock clock;
-  registry health{clock};
   std::atomic<bool> release{false};
   std::atomic<bool> entered{false};
+  registry health{clock};
   health.add("stuck",
              [&] {
                entered = true;
@@ -226,8 +226,8 @@ TEST_CASE("health: liveness and readiness are reported separately", "[health]") 
 
 TEST_CASE("health: background checks run at every interval on their own", "[health]") {
   manual_clock clock;
-  registry health{clock};
   std::atomic<int> runs{0};
+  registry health{clock};
   health.add("db",
              [&] {
                ++runs;
@@ -317,10 +317,10 @@ TEST_CASE("health: the registry's destructor stops a check through its stop toke
 
 TEST_CASE("health: adding, removing and reporting from many threads is safe", "[health]") {
   manual_clock clock;
-  registry health{clock};
   std::atomic<bool> done{false};
   std::atomic<int> oversized{0};
   std::vector<std::thread> reporters;
+  registry health{clock};
   for (int i = 0; i < 3; ++i) {
     reporters.emplace_back([&] {
       while (!done) {

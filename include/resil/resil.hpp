@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backoff.hpp"
+#include "bulkhead.hpp"
 #include "chaos.hpp"
 #include "circuit_breaker.hpp"
 #include "compose.hpp"
@@ -19,7 +20,9 @@
 #include "core/sliding_window.hpp"
 #include "core/time.hpp"
 #include "core/virtual_clock.hpp"
+#include "fallback.hpp"
 #include "health.hpp"
 #include "retry.hpp"
 #include "retry_budget.hpp"
+#include "timeout.hpp"
 #include "version.hpp"
