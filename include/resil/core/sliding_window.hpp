@@ -16,6 +16,19 @@
 
 namespace resil {
 
+namespace detail {
+
+/// A hint to the CPU that the thread is waiting in a retry loop (x86 `pause`, ARM `yield`).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+}  // namespace detail
+
 class count_window;
 namespace detail {
 struct count_window_access;  // lets tests start a window near the 2^32 position wrap
@@ -113,11 +126,16 @@ class count_window {
   window_update record(call_sample s, std::uint64_t epoch, bool totals = true) noexcept {
     const std::uint64_t inc = increment(s);
     std::uint64_t h = head_.load();
-    do {
+    for (unsigned backoff = 1;; backoff = backoff < 64 ? 2 * backoff : backoff) {
       // Loaded after the head: a reset between the two changes the head, so the CAS fails and
       // the next round sees the new epoch.
       if (epoch_.load() != epoch) return {};
-    } while (!head_.compare_exchange_weak(h, h + inc));
+      if (head_.compare_exchange_weak(h, h + inc)) break;
+      // Lost to another thread: let it finish a few records before competing for the line
+      // again (without this, two threads hand the line back and forth on every record).
+      for (unsigned i = 0; i < backoff; ++i) detail::cpu_relax();
+      h = head_.load();
+    }
     const std::uint64_t x = h + inc;
     const std::uint32_t q = tag(x);
     slots_[index(q)].x.store(x, std::memory_order_release);
@@ -396,7 +414,7 @@ class time_window {
     auto& word = slots_[index(j)].word[static_cast<unsigned>(f)];
     const std::uint64_t t = tag(j);
     std::uint64_t w = word.load();
-    for (;;) {
+    for (unsigned backoff = 1;; backoff = backoff < 64 ? 2 * backoff : backoff) {
       if (epoch != nullptr && epoch_.load() != *epoch) return step::stale;
       if ((w & tag_mask) != t) {
         if (!in_window(j)) return step::moved;
@@ -412,6 +430,8 @@ class time_window {
         totals_[static_cast<unsigned>(f)].fetch_add(static_cast<std::int64_t>(add));
         return step::ok;
       }
+      for (unsigned i = 0; i < backoff; ++i) detail::cpu_relax();  // as in count_window
+      w = word.load();
     }
   }
 
