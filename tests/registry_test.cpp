@@ -338,7 +338,8 @@ TEST_CASE("registry: health checks cover every instance, informational by defaul
   manual_registry reg{{}, clock};
   resil::basic_health_registry<manual_clock> health{clock};
   reg.register_health_checks(health, {.critical = false, .interval = 1s});
-  CHECK(health.names() == std::vector<std::string>{"bulkheads", "rate_limiters"});
+  CHECK(health.names() ==
+        std::vector<std::string>{"circuit_breakers", "bulkheads", "rate_limiters"});
   CHECK(health.report().status == resil::health_status::healthy);  // no instance yet
 
   auto& kitchen = reg.bulkheads.get("kitchen", resil::bulkhead_options{.max_concurrent = 1});
@@ -348,7 +349,7 @@ TEST_CASE("registry: health checks cover every instance, informational by defaul
   const auto report = health.report();
   CHECK(report.status == resil::health_status::degraded);
   CHECK(report.http_status() == 200);  // a saturated bulkhead keeps the service in rotation
-  const auto& bulkheads = report.checks[0];
+  const auto& bulkheads = report.checks[1];
   CHECK(bulkheads.status == resil::health_status::degraded);
   CHECK_FALSE(bulkheads.critical);
   CHECK(bulkheads.message == "kitchen");
@@ -370,7 +371,7 @@ TEST_CASE("registry: a tripped policy can be made to fail readiness", "[registry
   const auto report = health.report();
   CHECK(report.status == resil::health_status::unhealthy);
   CHECK(report.http_status() == 503);
-  CHECK(report.checks[1].message == "api");
+  CHECK(report.checks[2].message == "api");
 }
 
 TEST_CASE("registry: a health check that outlives its registry reports unknown", "[registry]") {
