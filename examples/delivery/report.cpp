@@ -132,11 +132,13 @@ void story(std::string& out, const scenario_result& s) {
         fmt::format("the scraper sent {} requests naive, {} resilient; {} of them were "
                     "limited (429) resilient.",
                     n.abusive.requests, r.abusive.requests, r.abusive.rejected));
+    const request_summary& nd = n.during ? *n.during : n.clients;
+    const request_summary& rd = r.during ? *r.during : r.clients;
     line(
-        fmt::format("everyone else: success {} naive, {} resilient; p99 {} vs {}; limited: {} "
-                    "vs {}.",
-                    percent(n.clients.success_pct()), percent(r.clients.success_pct()),
-                    latency(n.clients.latency.p99), latency(r.clients.latency.p99),
+        fmt::format("everyone else, while the scraper runs: success {} naive, {} resilient; "
+                    "p50 {} vs {}; p99 {} vs {}; limited (429): {} vs {}.",
+                    percent(nd.success_pct()), percent(rd.success_pct()), latency(nd.latency.p50),
+                    latency(rd.latency.p50), latency(nd.latency.p99), latency(rd.latency.p99),
                     n.clients.rejected, r.clients.rejected));
   } else if (name == "buggy-canary") {
     line(
@@ -260,12 +262,14 @@ void axis_x(std::string& out, double top, double height, std::size_t seconds) {
   }
 }
 
+// Shades the scenario's trouble: its faults, or the abusive client.
 void shade_fault(std::string& out, const scenario& d, double top, double height,
                  std::size_t seconds) {
-  if (!d.has_faults()) return;
+  const auto [begin, end] = d.trouble(std::chrono::seconds{seconds});
+  if (end <= begin) return;
   const double total = static_cast<double>(seconds);
-  const double from = std::min(std::chrono::duration<double>(d.fault_from).count(), total);
-  const double until = std::min(std::chrono::duration<double>(d.fault_until).count(), total);
+  const double from = std::chrono::duration<double>(begin).count();
+  const double until = std::chrono::duration<double>(end).count();
   fmt::format_to(std::back_inserter(out),
                  "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
                  "fill=\"#fbe3e3\"/>\n",
@@ -416,7 +420,7 @@ std::string render_svg(const scenario_result& result) {
       "<line x1=\"{6:.0f}\" y1=\"{1:.0f}\" x2=\"{7:.0f}\" y2=\"{1:.0f}\" stroke=\"{8}\" "
       "stroke-width=\"3\"/><text x=\"{9:.0f}\" y=\"{5:.0f}\" font-size=\"12\">resilient</text>\n"
       "<rect x=\"{10:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#fbe3e3\"/>"
-      "<text x=\"{12:.0f}\" y=\"{5:.0f}\" font-size=\"12\">faults active</text>\n"
+      "<text x=\"{12:.0f}\" y=\"{5:.0f}\" font-size=\"12\">faults or scraper active</text>\n"
       "<rect x=\"{13:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#8fd18f\"/>"
       "<text x=\"{14:.0f}\" y=\"{5:.0f}\" font-size=\"12\">closed</text>\n"
       "<rect x=\"{15:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#d62728\"/>"
@@ -424,8 +428,8 @@ std::string render_svg(const scenario_result& result) {
       "<rect x=\"{17:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#ff9f1c\"/>"
       "<text x=\"{18:.0f}\" y=\"{5:.0f}\" font-size=\"12\">half-open</text>\n",
       left, ly - 4, left + 24, naive_colour, left + 30, ly, left + 90, left + 114, resilient_colour,
-      left + 120, left + 210, ly - 13, left + 228, left + 340, left + 358, left + 420, left + 438,
-      left + 490, left + 508);
+      left + 120, left + 210, ly - 13, left + 228, left + 340 + 50, left + 358 + 50, left + 420,
+      left + 438, left + 490, left + 508);
 
   std::string out = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" "
