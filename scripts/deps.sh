@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's archive, whatever resil's build, tests, examples and benchmarks need
 # and this machine lacks. Does nothing when everything is present.
+#   scripts/deps.sh [extra-package...]   e.g. `scripts/deps.sh prometheus` (CI: promtool)
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,7 @@ packages=(
   catch2                                               # tests (Catch2 v2)
   libfmt-dev                                           # examples, benches, resil/fmt.hpp
   libbenchmark-dev                                     # bench/
+  "$@"                                                 # optional extras asked for
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <resil/fallback.hpp>
 #include <resil/keyed_rate_limiter.hpp>
 #include <resil/rate_limiter.hpp>
+#include <resil/registry.hpp>
 #include <resil/retry.hpp>
 #include <resil/timeout.hpp>
 #include <resil/window_rate_limiter.hpp>
@@ -274,4 +275,34 @@ TEST_CASE("alloc: a keyed limiter's known keys and the window limiters allocate 
   const auto allocations = count.count();
   CHECK(allocations == 0);
   CHECK(answers == 8 * 99 + 100 + 100);  // each key had used 1 of its 100
+}
+
+TEST_CASE(
+    "alloc: registry instances allocate nothing per call, even counting calls and logging "
+    "events",
+    "[alloc]") {
+  using namespace std::chrono_literals;
+  const resil::manual_clock clock;
+  resil::basic_registry<resil::manual_clock> plain{{}, clock};
+  resil::basic_registry<resil::manual_clock> observed{
+      {.event_log_capacity = 16, .count_calls = true}, clock};
+  int sum = 0;
+  for (auto* reg : {&plain, &observed}) {
+    auto& retry = reg->retries.get("r", resil::retry_options{.max_attempts = 2});
+    auto& bulkhead = reg->bulkheads.get("b", resil::bulkhead_options{.max_concurrent = 1});
+    auto& limiter = reg->rate_limiters.get("l", resil::rate_limiter_options{.permits = 100});
+    auto pipeline = resil::compose(retry, limiter, bulkhead);
+    for (int i = 0; i < 32; ++i) sum += pipeline.try_execute([] { return 1; }).value_or(0);
+    allocation_counter count;
+    for (int i = 0; i < 1000; ++i) {  // 100 grants, then rate_limited (not retried)
+      sum += pipeline.try_execute([] { return 1; }).value_or(0);
+      auto held = bulkhead.try_acquire();
+      sum += bulkhead.try_execute([] { return 1; }).value_or(0);  // rejected: the slot is held
+    }
+    const auto allocations = count.count();
+    CHECK(allocations == 0);
+  }
+  CHECK(sum == 200);
+  CHECK(observed.bulkheads.instance_of("b")->counts()->rejected == 1000);
+  CHECK(observed.bulkheads.instance_of("b")->recent_events()->snapshot().size() == 16);
 }

@@ -81,3 +81,12 @@ TEST_CASE("event_log: concurrent recording keeps every sequence number once", "[
   for (std::size_t i = 1; i < s.size(); ++i) CHECK(s[i].seq == s[i - 1].seq + 1);
   CHECK(s.back().seq == 20'000);
 }
+
+TEST_CASE("event_log: a capacity of zero keeps the newest event", "[event_log]") {
+  resil::event_log<ev> log{0};
+  CHECK(log.capacity() == 1);
+  for (int i = 1; i <= 3; ++i) log.record(ev{i});
+  CHECK(values(log.snapshot()) == std::vector<int>{3});
+  CHECK(log.snapshot().front().seq == 3);
+  CHECK(log.total() == 3);
+}

@@ -1,0 +1,422 @@
+// Optional {fmt} formatters (fmt >= 9.1) for resil's states, statuses, error codes, events and
+// metrics snapshots. Link the CMake target resil::fmt. The core headers never include fmt.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+#include "bulkhead.hpp"
+#include "chaos.hpp"
+#include "core/config.hpp"
+#include "core/errors.hpp"
+#include "core/time.hpp"
+#include "fallback.hpp"
+#include "health.hpp"
+#include "keyed_rate_limiter.hpp"
+#include "rate_limiter.hpp"
+#include "registry.hpp"
+#include "retry.hpp"
+#include "retry_budget.hpp"
+#include "timeout.hpp"
+#include "window_rate_limiter.hpp"
+
+#if FMT_VERSION < 90100
+#error "resil/fmt.hpp needs fmt 9.1 or later"
+#endif
+
+/**
+ * @file
+ * `fmt::formatter`s for resil's vocabulary, so logs read naturally:
+ *
+ *     #include <resil/fmt.hpp>      // target resil::fmt
+ *     breaker.events().subscribe([](const auto& e) { fmt::print("{}\n", e); });
+ *     // circuit_breaker state_transition from=closed to=open
+ *     fmt::print("{:>10} | {}\n", resil::health_status::degraded, bulkhead.metrics());
+ *     //   degraded | max_concurrent=8 in_flight=8 available=0 waiting=3
+ *
+ * - **Names** (`errc`, `health_status`, `grpc_serving_status` and every event `kind` enum, plus
+ *   `retry_stop`) format as their enumerator name and accept the string format spec (`{:>10}`).
+ * - **Events** format as one line: the policy, the kind, then `key=value` fields.
+ * - **Metrics snapshots** (and `call_counts`) format as `key=value` fields.
+ *
+ * Durations inside events and metrics print exactly in the largest unit that divides them
+ * (`1500ms`, `2s`, `250us`, `max` for `nanoseconds::max()`); error codes of the `"resil"`
+ * category as their name (`rate_limited`), others as `category:value`; exceptions as their
+ * quoted `what()`. Events and metrics take no format spec.
+ *
+ * `std::error_code` itself is left to fmt (fmt 10's `<fmt/std.h>` formats it), to avoid two
+ * definitions of one formatter. Formatting is as thread-safe as reading the value.
+ */
+
+namespace resil::detail::fmt_text {
+
+// -- names --------------------------------------------------------------------------------------
+
+constexpr std::string_view name(health_status s) noexcept {
+  return to_string(s);
+}
+
+constexpr std::string_view name(errc e) noexcept {
+  switch (e) {
+    case errc::circuit_open:
+      return "circuit_open";
+    case errc::bulkhead_full:
+      return "bulkhead_full";
+    case errc::rate_limited:
+      return "rate_limited";
+    case errc::timeout:
+      return "timeout";
+    case errc::retries_exhausted:
+      return "retries_exhausted";
+    case errc::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(grpc_serving_status s) noexcept {
+  switch (s) {
+    case grpc_serving_status::unknown:
+      return "UNKNOWN";
+    case grpc_serving_status::serving:
+      return "SERVING";
+    case grpc_serving_status::not_serving:
+      return "NOT_SERVING";
+    case grpc_serving_status::service_unknown:
+      return "SERVICE_UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+constexpr std::string_view name(bulkhead_event_kind k) noexcept {
+  switch (k) {
+    case bulkhead_event_kind::permitted:
+      return "permitted";
+    case bulkhead_event_kind::rejected:
+      return "rejected";
+    case bulkhead_event_kind::finished:
+      return "finished";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(rate_limiter_event_kind k) noexcept {
+  switch (k) {
+    case rate_limiter_event_kind::permitted:
+      return "permitted";
+    case rate_limiter_event_kind::rejected:
+      return "rejected";
+    case rate_limiter_event_kind::cancelled:
+      return "cancelled";
+    case rate_limiter_event_kind::limit_changed:
+      return "limit_changed";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(keyed_rate_limiter_event_kind k) noexcept {
+  switch (k) {
+    case keyed_rate_limiter_event_kind::permitted:
+      return "permitted";
+    case keyed_rate_limiter_event_kind::rejected:
+      return "rejected";
+    case keyed_rate_limiter_event_kind::evicted:
+      return "evicted";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(retry_event_kind k) noexcept {
+  switch (k) {
+    case retry_event_kind::retry_scheduled:
+      return "retry_scheduled";
+    case retry_event_kind::succeeded:
+      return "succeeded";
+    case retry_event_kind::exhausted:
+      return "exhausted";
+    case retry_event_kind::aborted:
+      return "aborted";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(retry_stop s) noexcept {
+  switch (s) {
+    case retry_stop::none:
+      return "none";
+    case retry_stop::max_attempts:
+      return "max_attempts";
+    case retry_stop::budget:
+      return "budget";
+    case retry_stop::deadline:
+      return "deadline";
+    case retry_stop::max_total_duration:
+      return "max_total_duration";
+    case retry_stop::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(timeout_event_kind k) noexcept {
+  switch (k) {
+    case timeout_event_kind::timed_out:
+      return "timed_out";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(fallback_event_kind k) noexcept {
+  switch (k) {
+    case fallback_event_kind::applied:
+      return "applied";
+    case fallback_event_kind::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(chaos_event::kind_t k) noexcept {
+  switch (k) {
+    case chaos_event::kind_t::fault:
+      return "fault";
+    case chaos_event::kind_t::latency:
+      return "latency";
+    case chaos_event::kind_t::outcome:
+      return "outcome";
+    case chaos_event::kind_t::behavior:
+      return "behavior";
+  }
+  return "unknown";
+}
+
+template <class T>
+concept named = requires(T v) {
+  { fmt_text::name(v) } -> std::same_as<std::string_view>;
+};
+
+// -- values -------------------------------------------------------------------------------------
+
+// A duration, exactly, in the largest unit that divides it.
+template <class Out>
+Out write_duration(Out out, nanoseconds d) {
+  if (d == nanoseconds::max()) return fmt::format_to(out, "max");
+  const std::int64_t n = d.count();
+  if (n == 0) return fmt::format_to(out, "0s");
+  if (n % 1'000'000'000 == 0) return fmt::format_to(out, "{}s", n / 1'000'000'000);
+  if (n % 1'000'000 == 0) return fmt::format_to(out, "{}ms", n / 1'000'000);
+  if (n % 1'000 == 0) return fmt::format_to(out, "{}us", n / 1'000);
+  return fmt::format_to(out, "{}ns", n);
+}
+
+// ` <key>=<name>` for a resil code, ` <key>=<category>:<value>` for another; nothing if empty.
+template <class Out>
+Out write_error(Out out, const std::error_code& ec, std::string_view key = "error") {
+  if (!ec) return out;
+  if (ec.category() == resil_category()) {
+    return fmt::format_to(out, " {}={}", key, name(static_cast<errc>(ec.value())));
+  }
+  return fmt::format_to(out, " {}={}:{}", key, ec.category().name(), ec.value());
+}
+
+// ` exception="<what()>"`; nothing for a null pointer.
+template <class Out>
+Out write_exception(Out out, const std::exception_ptr& e) {
+  if (!e) return out;
+#if RESIL_HAS_EXCEPTIONS
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return fmt::format_to(out, " exception=\"{}\"", x.what());
+  } catch (...) {
+    return fmt::format_to(out, " exception=(not a std::exception)");
+  }
+#else
+  return fmt::format_to(out, " exception");
+#endif
+}
+
+// -- events -------------------------------------------------------------------------------------
+
+template <class Out>
+Out write(Out out, const bulkhead_event& e) {
+  out = fmt::format_to(out, "bulkhead {}", name(e.kind));
+  out = write_error(out, e.reason, "reason");
+  if (e.kind != bulkhead_event_kind::finished) {
+    out = fmt::format_to(out, " waited=");
+    out = write_duration(out, e.waited);
+  }
+  return out;
+}
+
+template <class Out>
+Out write(Out out, const rate_limiter_event& e) {
+  out = fmt::format_to(out, "rate_limiter {} permits={}", name(e.kind), e.permits);
+  if (e.kind == rate_limiter_event_kind::permitted) {
+    out = fmt::format_to(out, " waited=");
+    out = write_duration(out, e.waited);
+  } else if (e.kind == rate_limiter_event_kind::rejected) {
+    out = fmt::format_to(out, " retry_after=");
+    out = write_duration(out, e.retry_after);
+  }
+  return out;
+}
+
+template <class Out, class Key>
+Out write(Out out, const keyed_rate_limiter_event<Key>& e) {
+  out = fmt::format_to(out, "keyed_rate_limiter {}", name(e.kind));
+  if constexpr (fmt::is_formattable<Key>::value) {
+    if (e.key != nullptr) out = fmt::format_to(out, " key={}", *e.key);
+  }
+  if (e.kind == keyed_rate_limiter_event_kind::evicted) {
+    return fmt::format_to(out, " lossless={}", e.lossless);
+  }
+  out = fmt::format_to(out, " permits={}", e.permits);
+  if (e.kind == keyed_rate_limiter_event_kind::rejected) {
+    out = fmt::format_to(out, " retry_after=");
+    out = write_duration(out, e.retry_after);
+  }
+  return out;
+}
+
+template <class Out>
+Out write(Out out, const retry_event& e) {
+  out = fmt::format_to(out, "retry {} attempt={}", name(e.kind), e.attempt);
+  if (e.kind == retry_event_kind::retry_scheduled) {
+    out = fmt::format_to(out, " delay=");
+    out = write_duration(out, e.delay);
+  }
+  if (e.kind == retry_event_kind::exhausted) out = fmt::format_to(out, " stop={}", name(e.stop));
+  out = write_error(out, e.error);
+  return write_exception(out, e.exception);
+}
+
+template <class Out>
+Out write(Out out, const timeout_event& e) {
+  out = fmt::format_to(out, "timeout {} budget=", name(e.kind));
+  out = write_duration(out, e.budget);
+  out = fmt::format_to(out, " elapsed=");
+  return write_duration(out, e.elapsed);
+}
+
+template <class Out>
+Out write(Out out, const fallback_event& e) {
+  out = fmt::format_to(out, "fallback {}", name(e.kind));
+  out = write_error(out, e.error);
+  return write_exception(out, e.exception);
+}
+
+template <class Out>
+Out write(Out out, const chaos_event& e) {
+  out = fmt::format_to(out, "chaos {}", name(e.kind));
+  if (e.kind == chaos_event::kind_t::latency) {
+    out = fmt::format_to(out, " latency=");
+    out = write_duration(out, e.latency);
+  }
+  return fmt::format_to(out, " attempt={}", e.attempt);
+}
+
+// -- metrics ------------------------------------------------------------------------------------
+
+template <class Out>
+Out write(Out out, const bulkhead_metrics& m) {
+  return fmt::format_to(out, "max_concurrent={} in_flight={} available={} waiting={}",
+                        m.max_concurrent, m.in_flight, m.available, m.waiting);
+}
+
+template <class Out>
+Out write(Out out, const rate_limiter_metrics& m) {
+  out = fmt::format_to(out, "available_permits={} waiting_callers={} permits={} period=",
+                       m.available_permits, m.waiting_callers, m.permits);
+  out = write_duration(out, m.period);
+  return fmt::format_to(out, " burst={}", m.burst);
+}
+
+template <class Out>
+Out write(Out out, const keyed_rate_limiter_metrics& m) {
+  out = fmt::format_to(
+      out, "keys={} max_keys={} evicted_idle={} evicted_active={} permits={} period=", m.keys,
+      m.max_keys, m.evicted_idle, m.evicted_active, m.permits);
+  out = write_duration(out, m.period);
+  return fmt::format_to(out, " burst={}", m.burst);
+}
+
+template <class Out>
+Out write(Out out, const window_rate_limiter_metrics& m) {
+  out = fmt::format_to(out, "available_permits={} limit={} window=", m.available_permits, m.limit);
+  out = write_duration(out, m.window);
+  return fmt::format_to(out, " segments={}", m.segments);
+}
+
+template <class Out>
+Out write(Out out, const retry_metrics& m) {
+  return fmt::format_to(out,
+                        "successful_with_retry={} failed_without_retry={} failed_with_retry={} "
+                        "retries={} budget_denied={}",
+                        m.successful_with_retry, m.failed_without_retry, m.failed_with_retry,
+                        m.retries, m.budget_denied);
+}
+
+template <class Out>
+Out write(Out out, const retry_budget_metrics& m) {
+  return fmt::format_to(out, "tokens={} max_tokens={} retry_allowed={}",
+                        static_cast<double>(m.milli_tokens) / 1000.0,
+                        static_cast<double>(m.max_milli_tokens) / 1000.0, m.retry_allowed);
+}
+
+template <class Out>
+Out write(Out out, const retry_concurrency_budget_metrics& m) {
+  return fmt::format_to(out, "calls_in_flight={} retries_in_flight={} retry_limit={}",
+                        m.calls_in_flight, m.retries_in_flight, m.retry_limit);
+}
+
+template <class Out>
+Out write(Out out, const call_counts& c) {
+  return fmt::format_to(out,
+                        "successful={} failed={} ignored={} successful_without_retry={} "
+                        "permitted={} rejected={} timed_out={}",
+                        c.successful, c.failed, c.ignored, c.successful_without_retry, c.permitted,
+                        c.rejected, c.timed_out);
+}
+
+template <class T>
+concept described = requires(fmt::appender out, const T& v) {
+  { fmt_text::write(out, v) } -> std::same_as<fmt::appender>;
+};
+
+}  // namespace resil::detail::fmt_text
+
+/// Formats a resil enum as its name; accepts the string format spec (`{:>12}`).
+template <class T>
+struct fmt::formatter<T, char, std::enable_if_t<resil::detail::fmt_text::named<T>>>
+    : fmt::formatter<fmt::string_view> {
+  template <class FormatContext>
+  auto format(T value, FormatContext& ctx) const -> decltype(ctx.out()) {
+    const std::string_view n = resil::detail::fmt_text::name(value);
+    return fmt::formatter<fmt::string_view>::format(fmt::string_view(n.data(), n.size()), ctx);
+  }
+};
+
+/// Formats a resil event or metrics snapshot as one line of `key=value` fields; no format spec.
+template <class T>
+struct fmt::formatter<T, char, std::enable_if_t<resil::detail::fmt_text::described<T>>> {
+  constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) {
+    const auto it = ctx.begin();
+    if (it != ctx.end() && *it != '}') {
+      FMT_THROW(fmt::format_error("resil: events and metrics take no format spec"));
+    }
+    return it;
+  }
+  template <class FormatContext>
+  auto format(const T& value, FormatContext& ctx) const -> decltype(ctx.out()) {
+    return resil::detail::fmt_text::write(ctx.out(), value);
+  }
+};
