@@ -75,6 +75,60 @@ TEST_CASE("fmt: events are one line: policy, kind, then key=value fields", "[fmt
         "chaos latency latency=2s attempt=1");
 }
 
+TEST_CASE("fmt: circuit breaker states, windows, events and metrics", "[fmt]") {
+  using kind = resil::circuit_breaker_event::kind_t;
+  using resil::circuit_state;
+  CHECK(fmt::format("{}", circuit_state::half_open) == "half_open");
+  CHECK(fmt::format("[{:>12}]", circuit_state::forced_open) == "[ forced_open]");
+  CHECK(fmt::format("{}", circuit_state::metrics_only) == "metrics_only");
+  CHECK(fmt::format("{}", resil::window_type::time) == "time");
+  CHECK(fmt::format("{}", kind::consecutive_failures_exceeded) == "consecutive_failures_exceeded");
+
+  resil::circuit_breaker_event e{kind::state_transition, circuit_state::open,
+                                 circuit_state::closed};
+  CHECK(fmt::format("{}", e) == "circuit_breaker state_transition from=closed to=open");
+  e = {kind::failure, circuit_state::closed, circuit_state::closed};
+  CHECK(fmt::format("{}", e) == "circuit_breaker failure state=closed");
+  e.elapsed = 1500ms;
+  e.slow = true;
+  CHECK(fmt::format("{}", e) == "circuit_breaker failure state=closed elapsed=1500ms slow=true");
+  e = {kind::not_permitted, circuit_state::open, circuit_state::open};
+  e.remaining_delay = 9s;
+  CHECK(fmt::format("{}", e) == "circuit_breaker not_permitted state=open remaining_delay=9s");
+  e = {kind::failure_rate_exceeded, circuit_state::closed, circuit_state::closed};
+  e.rate = 0.5;
+  CHECK(fmt::format("{}", e) == "circuit_breaker failure_rate_exceeded state=closed rate=0.5");
+  e = {kind::consecutive_failures_exceeded, circuit_state::closed, circuit_state::closed};
+  e.count = 5;
+  CHECK(fmt::format("{}", e) ==
+        "circuit_breaker consecutive_failures_exceeded state=closed count=5");
+  e = {kind::reset, circuit_state::closed, circuit_state::open};
+  CHECK(fmt::format("{}", e) == "circuit_breaker reset state=closed");
+
+  resil::manual_clock clock;
+  resil::basic_circuit_breaker<resil::manual_clock> b{
+      {.window_size = 4, .minimum_calls = 2, .open_duration = 10s}, clock};
+  CHECK(fmt::format("{}", b.metrics()) ==
+        "state=closed failure_rate=nan slow_call_rate=nan calls=0 failed=0 slow=0 "
+        "not_permitted=0 consecutive_failures=0 probes_in_flight=0 transitions=0");
+  std::string log;
+  b.events().subscribe(
+      [&](const resil::circuit_breaker_event& ev) { log += fmt::format("{}\n", ev); });
+  for (int i = 0; i < 2; ++i) {
+    (void)b.try_execute([]() -> int { throw std::runtime_error("down"); });
+  }
+  (void)b.try_execute([] { return 0; });
+  CHECK(log ==
+        "circuit_breaker failure state=closed\n"
+        "circuit_breaker failure state=closed\n"
+        "circuit_breaker failure_rate_exceeded state=closed rate=1\n"
+        "circuit_breaker state_transition from=closed to=open\n"
+        "circuit_breaker not_permitted state=open remaining_delay=10s\n");
+  CHECK(fmt::format("{}", b.metrics()) ==
+        "state=open failure_rate=1 slow_call_rate=0 calls=2 failed=2 slow=0 not_permitted=1 "
+        "consecutive_failures=0 probes_in_flight=0 transitions=1");
+}
+
 TEST_CASE("fmt: a keyed limiter's event shows its key when the key is formattable", "[fmt]") {
   const std::string ip = "10.0.0.7";
   resil::keyed_rate_limiter_event<std::string> e;

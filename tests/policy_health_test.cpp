@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -51,6 +52,43 @@ TEST_CASE("policy_health: a rate limiter is degraded while no permit is left", "
   CHECK(detail(r, "burst") == "2");
   clock.advance(500ms);  // one permit refilled
   CHECK(resil::health_of(l).status == health_status::healthy);
+}
+
+TEST_CASE(
+    "policy_health: a circuit breaker is degraded while open or half-open, never unhealthy by "
+    "default",
+    "[policy_health]") {
+  manual_clock clock;
+  resil::basic_circuit_breaker<manual_clock> b{
+      {.window_size = 2, .minimum_calls = 2, .open_duration = 10s, .half_open_calls = 1}, clock};
+  auto r = resil::health_of(b);
+  CHECK(r.status == health_status::healthy);
+  CHECK(r.message == "closed");
+  CHECK(detail(r, "failure_rate") == "NaN");
+  for (int i = 0; i < 2; ++i) (void)b.try_execute([]() -> int { throw std::runtime_error("x"); });
+  (void)b.try_execute([] { return 0; });  // refused
+  r = resil::health_of(b);
+  CHECK(r.status == health_status::degraded);
+  CHECK(r.message == "open");
+  CHECK(detail(r, "state") == "open");
+  CHECK(detail(r, "failure_rate") == "1");
+  CHECK(detail(r, "calls") == "2");
+  CHECK(detail(r, "not_permitted") == "1");
+  CHECK(resil::health_of(b, {.tripped = health_status::unhealthy}).status ==
+        health_status::unhealthy);
+  clock.advance(10s);
+  auto probe = b.try_acquire();
+  REQUIRE(probe);
+  CHECK(resil::health_of(b).message == "half_open");
+  CHECK(resil::health_of(b).status == health_status::degraded);
+  probe->record_success();
+  CHECK(resil::health_of(b).status == health_status::healthy);
+  b.disable();
+  CHECK(resil::health_of(b).status == health_status::healthy);
+  b.force_open();
+  CHECK(resil::health_of(b).status == health_status::degraded);
+  b.metrics_only();
+  CHECK(resil::health_of(b).status == health_status::healthy);
 }
 
 TEST_CASE("policy_health: health_check_of plugs a policy into a health registry",

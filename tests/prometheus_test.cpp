@@ -158,7 +158,55 @@ TEST_CASE("prometheus: a health report is one gauge per check and status", "[pro
 
 TEST_CASE("prometheus: golden output of a fixed manual-clock scenario", "[prometheus]") {
   CHECK(resil_test::observability_scenario() ==
-        R"(# HELP resil_retry_calls_total Calls through the retry, by outcome and retrying.
+        R"(# HELP resil_circuitbreaker_state 1 for the breaker's state, 0 for the others.
+# TYPE resil_circuitbreaker_state gauge
+resil_circuitbreaker_state{name="payment",state="closed"} 0
+resil_circuitbreaker_state{name="payment",state="open"} 1
+resil_circuitbreaker_state{name="payment",state="half_open"} 0
+resil_circuitbreaker_state{name="payment",state="disabled"} 0
+resil_circuitbreaker_state{name="payment",state="forced_open"} 0
+resil_circuitbreaker_state{name="payment",state="metrics_only"} 0
+resil_circuitbreaker_state{name="search",state="closed"} 1
+resil_circuitbreaker_state{name="search",state="open"} 0
+resil_circuitbreaker_state{name="search",state="half_open"} 0
+resil_circuitbreaker_state{name="search",state="disabled"} 0
+resil_circuitbreaker_state{name="search",state="forced_open"} 0
+resil_circuitbreaker_state{name="search",state="metrics_only"} 0
+# HELP resil_circuitbreaker_calls_total Calls recorded by the breaker, by outcome.
+# TYPE resil_circuitbreaker_calls_total counter
+resil_circuitbreaker_calls_total{name="payment",kind="successful"} 2
+resil_circuitbreaker_calls_total{name="payment",kind="failed"} 2
+resil_circuitbreaker_calls_total{name="payment",kind="ignored"} 0
+resil_circuitbreaker_calls_total{name="search",kind="successful"} 1
+resil_circuitbreaker_calls_total{name="search",kind="failed"} 0
+resil_circuitbreaker_calls_total{name="search",kind="ignored"} 0
+# HELP resil_circuitbreaker_not_permitted_calls_total Calls the breaker rejected.
+# TYPE resil_circuitbreaker_not_permitted_calls_total counter
+resil_circuitbreaker_not_permitted_calls_total{name="payment"} 1
+resil_circuitbreaker_not_permitted_calls_total{name="search"} 0
+# HELP resil_circuitbreaker_buffered_calls Calls in the sliding window (or half-open probes).
+# TYPE resil_circuitbreaker_buffered_calls gauge
+resil_circuitbreaker_buffered_calls{name="payment",kind="successful"} 2
+resil_circuitbreaker_buffered_calls{name="payment",kind="failed"} 2
+resil_circuitbreaker_buffered_calls{name="search",kind="successful"} 1
+resil_circuitbreaker_buffered_calls{name="search",kind="failed"} 0
+# HELP resil_circuitbreaker_slow_calls Slow calls in the sliding window.
+# TYPE resil_circuitbreaker_slow_calls gauge
+resil_circuitbreaker_slow_calls{name="payment"} 0
+resil_circuitbreaker_slow_calls{name="search"} 0
+# HELP resil_circuitbreaker_failure_ratio Failed calls / calls in the window, 0..1 (NaN below the minimum number of calls).
+# TYPE resil_circuitbreaker_failure_ratio gauge
+resil_circuitbreaker_failure_ratio{name="payment"} 0.5
+resil_circuitbreaker_failure_ratio{name="search"} NaN
+# HELP resil_circuitbreaker_slow_call_ratio Slow calls / calls in the window, 0..1 (NaN below the minimum number of calls).
+# TYPE resil_circuitbreaker_slow_call_ratio gauge
+resil_circuitbreaker_slow_call_ratio{name="payment"} 0
+resil_circuitbreaker_slow_call_ratio{name="search"} NaN
+# HELP resil_circuitbreaker_state_transitions_total State transitions of the breaker.
+# TYPE resil_circuitbreaker_state_transitions_total counter
+resil_circuitbreaker_state_transitions_total{name="payment"} 1
+resil_circuitbreaker_state_transitions_total{name="search"} 0
+# HELP resil_retry_calls_total Calls through the retry, by outcome and retrying.
 # TYPE resil_retry_calls_total counter
 resil_retry_calls_total{name="inventory",kind="successful_without_retry"} 1
 resil_retry_calls_total{name="inventory",kind="successful_with_retry"} 1
@@ -221,6 +269,10 @@ resil_retrybudget_max_tokens{name="shared \"budget\" \\ v1\n"} 10
 resil_retrybudget_retry_allowed{name="shared \"budget\" \\ v1\n"} 1
 # HELP resil_health_status 1 for the check's status, 0 for the others.
 # TYPE resil_health_status gauge
+resil_health_status{check="circuit_breakers",status="healthy"} 0
+resil_health_status{check="circuit_breakers",status="degraded"} 1
+resil_health_status{check="circuit_breakers",status="unhealthy"} 0
+resil_health_status{check="circuit_breakers",status="unknown"} 0
 resil_health_status{check="bulkheads",status="healthy"} 0
 resil_health_status{check="bulkheads",status="degraded"} 1
 resil_health_status{check="bulkheads",status="unhealthy"} 0

@@ -6,7 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <latch>
 #include <memory>
 #include <set>
@@ -99,12 +101,14 @@ TEST_CASE("registry: explicit options or a config name choose the options of a n
 TEST_CASE("registry: names are per kind, and registries are independent", "[registry]") {
   resil::registry reg;
   resil::registry other;
+  reg.circuit_breaker("payment");
   reg.retry("payment");
   reg.bulkhead("payment");
   reg.rate_limiter("payment");
   reg.keyed_rate_limiter("payment");
   reg.timeout("payment");
   reg.retry_budget("payment");
+  CHECK(reg.circuit_breakers.size() == 1);
   CHECK(reg.retries.size() == 1);
   CHECK(reg.bulkheads.size() == 1);
   CHECK(reg.rate_limiters.size() == 1);
@@ -132,6 +136,7 @@ TEST_CASE("registry: 8 threads asking for the same name get one instance", "[reg
     resil::registry reg;
     reg.rate_limiters.add_config("api", {.permits = 5, .period = 1s});
     std::vector<const void*> seen(8, nullptr);
+    std::vector<const void*> breakers(8, nullptr);
     std::latch start{8};
     std::vector<std::thread> threads;
     for (std::size_t t = 0; t < 8; ++t) {
@@ -139,10 +144,14 @@ TEST_CASE("registry: 8 threads asking for the same name get one instance", "[reg
         start.arrive_and_wait();
         const void* limiter = &reg.rate_limiter("api");
         const void* bulkhead = &reg.bulkhead(t % 2 == 0 ? "even" : "odd");
+        breakers[t] = &reg.circuit_breaker("payment");
         seen[t] = t % 2 == 0 ? limiter : bulkhead;
       });
     }
     for (auto& t : threads) t.join();
+    CHECK(reg.circuit_breakers.size() == 1);
+    CHECK(std::set<const void*>(breakers.begin(), breakers.end()).size() == 1);
+    CHECK(breakers[0] == &reg.circuit_breaker("payment"));
     CHECK(reg.rate_limiters.size() == 1);
     CHECK(reg.bulkheads.size() == 2);
     CHECK(std::set<const void*>(seen.begin(), seen.end()).size() == 2);  // "api" and "odd"
@@ -211,6 +220,7 @@ TEST_CASE("registry: limits change at run time through the instance, keeping sta
 
 TEST_CASE("registry: with no option set, instances carry no listener", "[registry]") {
   resil::registry reg;
+  CHECK_FALSE(reg.circuit_breaker("a").events().has_listeners());
   CHECK_FALSE(reg.bulkhead("a").events().has_listeners());
   CHECK_FALSE(reg.retry("a").events().has_listeners());
   CHECK_FALSE(reg.rate_limiter("a").events().has_listeners());
@@ -242,10 +252,12 @@ TEST_CASE("registry: with event_log_capacity, each instance keeps its last N eve
   CHECK(kept[2].event.kind == resil::bulkhead_event_kind::finished);
   CHECK(kept[2].time == manual_clock::time_point{5s});  // on the registry's clock
   // Every kind with events of its own keeps a log; the keyed limiter's events point into it.
+  reg.circuit_breaker("c");
   reg.retry("r");
   reg.rate_limiter("l");
   reg.timeout("t");
   reg.keyed_rate_limiter("k");
+  CHECK(reg.circuit_breakers.instance_of("c")->recent_events() != nullptr);
   CHECK(reg.retries.instance_of("r")->recent_events() != nullptr);
   CHECK(reg.rate_limiters.instance_of("l")->recent_events() != nullptr);
   CHECK(reg.timeouts.instance_of("t")->recent_events() != nullptr);
@@ -256,6 +268,22 @@ TEST_CASE("registry: with event_log_capacity, each instance keeps its last N eve
 TEST_CASE("registry: with count_calls, calls are counted by kind", "[registry]") {
   manual_clock clock;
   manual_registry reg{{.count_calls = true}, clock};
+
+  auto& breaker = reg.circuit_breakers.get(
+      "c",
+      resil::circuit_breaker_options{.window_size = 2,
+                                     .minimum_calls = 2,
+                                     .classify = resil::classifier{}.ignore<std::logic_error>()});
+  (void)breaker.try_execute([] { return 1; });
+  (void)breaker.try_execute([]() -> int { throw std::logic_error("ignored"); });
+  (void)breaker.try_execute([]() -> int { throw std::runtime_error("x"); });  // 1/2: opens it
+  (void)breaker.try_execute([] { return 1; });                                // not permitted
+  const auto cc = *reg.circuit_breakers.instance_of("c")->counts();
+  CHECK(cc.successful == 1);
+  CHECK(cc.failed == 1);
+  CHECK(cc.ignored == 1);
+  CHECK(breaker.state() == resil::circuit_state::open);
+  CHECK(breaker.metrics().not_permitted == 1);  // the breaker counts its rejections itself
 
   auto& retry = reg.retries.get("r", resil::retry_options{.max_attempts = 2});
   (void)retry.try_execute([] { return 1; });
@@ -333,12 +361,87 @@ TEST_CASE("registry: 8 threads, every event reaches the counting listener exactl
   CHECK(l.permitted + l.rejected == calls);
 }
 
+TEST_CASE(
+    "registry: 8 threads driving a breaker through its states: exactly one transition event per "
+    "transition, to every listener",
+    "[registry]") {
+  manual_clock clock;
+  manual_registry reg{{.event_log_capacity = 16, .count_calls = true}, clock};
+  reg.circuit_breakers.add_config(
+      "default",
+      {.window_size = 8, .minimum_calls = 4, .open_duration = 2ms, .half_open_calls = 2});
+  auto& b = reg.circuit_breaker("flaky");
+  constexpr std::size_t states = 6;
+  std::array<std::atomic<std::uint64_t>, states> into{};
+  std::array<std::atomic<std::uint64_t>, states> out_of{};
+  std::atomic<std::uint64_t> moves{0};
+  std::atomic<std::uint64_t> events{0};
+  b.events().subscribe([&](const resil::circuit_breaker_event& e) {
+    events.fetch_add(1, std::memory_order_relaxed);
+    if (e.kind != resil::circuit_breaker_event::kind_t::state_transition) return;
+    moves.fetch_add(1, std::memory_order_relaxed);
+    into[static_cast<std::size_t>(e.state)].fetch_add(1, std::memory_order_relaxed);
+    out_of[static_cast<std::size_t>(e.previous_state)].fetch_add(1, std::memory_order_relaxed);
+  });
+  const int per_thread = static_cast<int>(resil_test::scaled(10'000, 10));
+  std::atomic<std::uint64_t> succeeded{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::latch start{8};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      resil::splitmix64 rng{static_cast<std::uint64_t>(t) + 1};
+      start.arrive_and_wait();
+      for (int i = 0; i < per_thread; ++i) {
+        if (i % 8 == 0) clock.advance(1ms);  // open states expire while the threads run
+        const bool fail = rng() % 3 == 0;
+        const auto r = b.try_execute([fail]() -> int {
+          if (fail) throw std::runtime_error("down");
+          return 0;
+        });
+        if (r.has_value()) {
+          succeeded.fetch_add(1, std::memory_order_relaxed);
+        } else if (r.error() == resil::errc::circuit_open) {
+          refused.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          failed.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  const auto m = b.metrics();
+  CHECK(moves.load() == m.transitions);
+  CHECK(m.transitions >= 3);  // it opened, half-opened and closed or re-opened at least once
+  // Every state is entered as often as it is left, except where the walk began and ended: a
+  // lost or duplicated event breaks this balance.
+  for (std::size_t s = 0; s < states; ++s) {
+    INFO("state " << s);
+    const auto balance =
+        static_cast<std::int64_t>(into[s].load()) - static_cast<std::int64_t>(out_of[s].load());
+    const std::int64_t expected = (s == static_cast<std::size_t>(m.state) ? 1 : 0) -
+                                  (s == static_cast<std::size_t>(resil::circuit_state::closed));
+    CHECK(balance == expected);
+  }
+  // The registry's own listeners saw the same events.
+  const auto handle = reg.circuit_breakers.instance_of("flaky");
+  const auto counts = *handle->counts();
+  CHECK(counts.successful == succeeded.load());
+  CHECK(counts.failed == failed.load());
+  CHECK(m.not_permitted == refused.load());
+  CHECK(handle->recent_events()->total() == events.load());
+  CHECK(handle->recent_events()->snapshot().size() == 16);  // bounded
+}
+
 TEST_CASE("registry: health checks cover every instance, informational by default", "[registry]") {
   manual_clock clock;
   manual_registry reg{{}, clock};
   resil::basic_health_registry<manual_clock> health{clock};
   reg.register_health_checks(health, {.critical = false, .interval = 1s});
-  CHECK(health.names() == std::vector<std::string>{"bulkheads", "rate_limiters"});
+  CHECK(health.names() ==
+        std::vector<std::string>{"circuit_breakers", "bulkheads", "rate_limiters"});
   CHECK(health.report().status == resil::health_status::healthy);  // no instance yet
 
   auto& kitchen = reg.bulkheads.get("kitchen", resil::bulkhead_options{.max_concurrent = 1});
@@ -348,7 +451,7 @@ TEST_CASE("registry: health checks cover every instance, informational by defaul
   const auto report = health.report();
   CHECK(report.status == resil::health_status::degraded);
   CHECK(report.http_status() == 200);  // a saturated bulkhead keeps the service in rotation
-  const auto& bulkheads = report.checks[0];
+  const auto& bulkheads = report.checks[1];
   CHECK(bulkheads.status == resil::health_status::degraded);
   CHECK_FALSE(bulkheads.critical);
   CHECK(bulkheads.message == "kitchen");
@@ -370,7 +473,7 @@ TEST_CASE("registry: a tripped policy can be made to fail readiness", "[registry
   const auto report = health.report();
   CHECK(report.status == resil::health_status::unhealthy);
   CHECK(report.http_status() == 503);
-  CHECK(report.checks[1].message == "api");
+  CHECK(report.checks[2].message == "api");
 }
 
 TEST_CASE("registry: a health check that outlives its registry reports unknown", "[registry]") {

@@ -15,6 +15,7 @@
 
 #include "bulkhead.hpp"
 #include "chaos.hpp"
+#include "circuit_breaker.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
 #include "core/time.hpp"
@@ -42,8 +43,9 @@
  *     fmt::print("{:>10} | {}\n", resil::health_status::degraded, bulkhead.metrics());
  *     //   degraded | max_concurrent=8 in_flight=8 available=0 waiting=3
  *
- * - **Names** (`errc`, `health_status`, `grpc_serving_status` and every event `kind` enum, plus
- *   `retry_stop`) format as their enumerator name and accept the string format spec (`{:>10}`).
+ * - **Names** (`circuit_state`, `window_type`, `errc`, `health_status`, `grpc_serving_status`,
+ *   every event `kind` enum and `retry_stop`) format as their enumerator name and accept the
+ *   string format spec (`{:>10}`).
  * - **Events** format as one line: the policy, the kind, then `key=value` fields.
  * - **Metrics snapshots** (and `call_counts`) format as `key=value` fields.
  *
@@ -62,6 +64,47 @@ namespace resil::detail::fmt_text {
 
 constexpr std::string_view name(health_status s) noexcept {
   return to_string(s);
+}
+
+constexpr std::string_view name(circuit_state s) noexcept {
+  return to_string(s);
+}
+
+constexpr std::string_view name(window_type w) noexcept {
+  switch (w) {
+    case window_type::count:
+      return "count";
+    case window_type::time:
+      return "time";
+    case window_type::none:
+      return "none";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view name(circuit_breaker_event::kind_t k) noexcept {
+  using kind = circuit_breaker_event::kind_t;
+  switch (k) {
+    case kind::state_transition:
+      return "state_transition";
+    case kind::success:
+      return "success";
+    case kind::failure:
+      return "failure";
+    case kind::ignored:
+      return "ignored";
+    case kind::not_permitted:
+      return "not_permitted";
+    case kind::failure_rate_exceeded:
+      return "failure_rate_exceeded";
+    case kind::slow_call_rate_exceeded:
+      return "slow_call_rate_exceeded";
+    case kind::consecutive_failures_exceeded:
+      return "consecutive_failures_exceeded";
+    case kind::reset:
+      return "reset";
+  }
+  return "unknown";
 }
 
 constexpr std::string_view name(errc e) noexcept {
@@ -247,6 +290,37 @@ Out write_exception(Out out, const std::exception_ptr& e) {
 // -- events -------------------------------------------------------------------------------------
 
 template <class Out>
+Out write(Out out, const circuit_breaker_event& e) {
+  using kind = circuit_breaker_event::kind_t;
+  out = fmt::format_to(out, "circuit_breaker {}", name(e.kind));
+  switch (e.kind) {
+    case kind::state_transition:
+      return fmt::format_to(out, " from={} to={}", name(e.previous_state), name(e.state));
+    case kind::success:
+    case kind::failure:
+    case kind::ignored:
+      out = fmt::format_to(out, " state={}", name(e.state));
+      if (e.elapsed.count() != 0 || e.slow) {
+        out = fmt::format_to(out, " elapsed=");
+        out = write_duration(out, e.elapsed);
+        out = fmt::format_to(out, " slow={}", e.slow);
+      }
+      return out;
+    case kind::not_permitted:
+      out = fmt::format_to(out, " state={} remaining_delay=", name(e.state));
+      return write_duration(out, e.remaining_delay);
+    case kind::failure_rate_exceeded:
+    case kind::slow_call_rate_exceeded:
+      return fmt::format_to(out, " state={} rate={}", name(e.state), e.rate);
+    case kind::consecutive_failures_exceeded:
+      return fmt::format_to(out, " state={} count={}", name(e.state), e.count);
+    case kind::reset:
+      return fmt::format_to(out, " state={}", name(e.state));
+  }
+  return out;
+}
+
+template <class Out>
 Out write(Out out, const bulkhead_event& e) {
   out = fmt::format_to(out, "bulkhead {}", name(e.kind));
   out = write_error(out, e.reason, "reason");
@@ -325,6 +399,16 @@ Out write(Out out, const chaos_event& e) {
 }
 
 // -- metrics ------------------------------------------------------------------------------------
+
+template <class Out>
+Out write(Out out, const circuit_breaker_metrics& m) {
+  return fmt::format_to(out,
+                        "state={} failure_rate={} slow_call_rate={} calls={} failed={} slow={} "
+                        "not_permitted={} consecutive_failures={} probes_in_flight={} "
+                        "transitions={}",
+                        name(m.state), m.failure_rate, m.slow_call_rate, m.calls, m.failed, m.slow,
+                        m.not_permitted, m.consecutive_failures, m.probes_in_flight, m.transitions);
+}
 
 template <class Out>
 Out write(Out out, const bulkhead_metrics& m) {

@@ -1,13 +1,16 @@
-// Built-in health checks from policy state: a saturated bulkhead, an exhausted rate limiter.
-// Informational by default (degraded, never unhealthy), for resil::health_registry.
+// Built-in health checks from policy state: an open circuit breaker, a saturated bulkhead, an
+// exhausted rate limiter. Informational by default (degraded, never unhealthy).
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <utility>
 
 #include "bulkhead.hpp"
+#include "circuit_breaker.hpp"
 #include "core/clock.hpp"
+#include "detail/config_check.hpp"
 #include "health.hpp"
 #include "rate_limiter.hpp"
 
@@ -15,7 +18,8 @@ namespace resil {
 
 /**
  * How a policy's state maps to health. A policy is *tripped* when it is refusing calls because
- * of its own state: a bulkhead with no free slot, a rate limiter with no permit left.
+ * of its own state: a circuit breaker open, forced open or half-open (probing), a bulkhead with
+ * no free slot, a rate limiter with no permit left.
  *
  * | option | default | meaning |
  * |---|---|---|
@@ -30,6 +34,31 @@ struct policy_health_options {
   /// The status reported while the policy is tripped.
   health_status tripped = health_status::degraded;
 };
+
+/**
+ * The health of a circuit breaker: tripped while open, forced open or half-open; healthy while
+ * closed, disabled or metrics-only. The message is the state's name; details `state`,
+ * `failure_rate`, `slow_call_rate` (fractions, "NaN" with no calls), `calls`, `not_permitted`.
+ * Thread-safe (reads `metrics()`).
+ */
+template <clock Clock>
+[[nodiscard]] health_result health_of(const basic_circuit_breaker<Clock>& b,
+                                      const policy_health_options& o = {}) {
+  const circuit_breaker_metrics m = b.metrics();
+  const bool tripped = m.state == circuit_state::open || m.state == circuit_state::forced_open ||
+                       m.state == circuit_state::half_open;
+  const auto rate = [](double r) {
+    return std::isnan(r) ? std::string("NaN") : detail::format_number(r);
+  };
+  health_result r{
+      tripped ? o.tripped : health_status::healthy, std::string(to_string(m.state)), {}};
+  return std::move(r)
+      .with("state", std::string(to_string(m.state)))
+      .with("failure_rate", rate(m.failure_rate))
+      .with("slow_call_rate", rate(m.slow_call_rate))
+      .with("calls", std::to_string(m.calls))
+      .with("not_permitted", std::to_string(m.not_permitted));
+}
 
 /**
  * The health of a bulkhead: tripped while no slot is free, healthy otherwise. The message says

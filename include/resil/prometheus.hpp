@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "bulkhead.hpp"
+#include "circuit_breaker.hpp"
 #include "core/clock.hpp"
 #include "health.hpp"
 #include "keyed_rate_limiter.hpp"
@@ -227,6 +229,59 @@ inline void write_admissions(prometheus_text& out, std::string_view family, std:
 // adds the `_calls_total` families that only listeners can count.
 
 /**
+ * A circuit breaker: `resil_circuitbreaker_state{name,state}` (1 for the current state, 0 for the
+ * five others), `resil_circuitbreaker_not_permitted_calls_total{name}`,
+ * `resil_circuitbreaker_buffered_calls{name,kind="successful|failed"}` (the window, or the
+ * probes), `resil_circuitbreaker_slow_calls{name}`, `resil_circuitbreaker_failure_ratio{name}`
+ * and `resil_circuitbreaker_slow_call_ratio{name}` (fractions; NaN until the breaker has enough
+ * calls to judge: `minimum_calls` while closed, `half_open_calls` probes while half-open),
+ * `resil_circuitbreaker_state_transitions_total{name}`, and with `counts`
+ * `resil_circuitbreaker_calls_total{name,kind="successful|failed|ignored"}`.
+ */
+template <clock Clock>
+void write_prometheus(prometheus_text& out, std::string_view name,
+                      const basic_circuit_breaker<Clock>& b,
+                      const std::optional<call_counts>& counts = std::nullopt) {
+  const circuit_breaker_metrics m = b.metrics();
+  constexpr circuit_state states[] = {circuit_state::closed,      circuit_state::open,
+                                      circuit_state::half_open,   circuit_state::disabled,
+                                      circuit_state::forced_open, circuit_state::metrics_only};
+  for (const circuit_state s : states) {
+    out.gauge("resil_circuitbreaker_state", "1 for the breaker's state, 0 for the others.",
+              {{"name", name}, {"state", to_string(s)}}, m.state == s);
+  }
+  if (counts) {
+    constexpr std::string_view calls = "resil_circuitbreaker_calls_total";
+    constexpr std::string_view help = "Calls recorded by the breaker, by outcome.";
+    out.counter(calls, help, {{"name", name}, {"kind", "successful"}}, counts->successful);
+    out.counter(calls, help, {{"name", name}, {"kind", "failed"}}, counts->failed);
+    out.counter(calls, help, {{"name", name}, {"kind", "ignored"}}, counts->ignored);
+  }
+  out.counter("resil_circuitbreaker_not_permitted_calls_total", "Calls the breaker rejected.",
+              {{"name", name}}, m.not_permitted);
+  constexpr std::string_view buffered = "resil_circuitbreaker_buffered_calls";
+  constexpr std::string_view buffered_help = "Calls in the sliding window (or half-open probes).";
+  out.gauge(buffered, buffered_help, {{"name", name}, {"kind", "successful"}}, m.calls - m.failed);
+  out.gauge(buffered, buffered_help, {{"name", name}, {"kind", "failed"}}, m.failed);
+  out.gauge("resil_circuitbreaker_slow_calls", "Slow calls in the sliding window.",
+            {{"name", name}}, m.slow);
+  const std::uint64_t needed =
+      m.state == circuit_state::half_open ? b.options().half_open_calls
+      : m.state == circuit_state::closed || m.state == circuit_state::metrics_only
+          ? b.options().minimum_calls
+          : 0;
+  const double unknown = std::numeric_limits<double>::quiet_NaN();
+  out.gauge("resil_circuitbreaker_failure_ratio",
+            "Failed calls / calls in the window, 0..1 (NaN below the minimum number of calls).",
+            {{"name", name}}, m.calls < needed ? unknown : m.failure_rate);
+  out.gauge("resil_circuitbreaker_slow_call_ratio",
+            "Slow calls / calls in the window, 0..1 (NaN below the minimum number of calls).",
+            {{"name", name}}, m.calls < needed ? unknown : m.slow_call_rate);
+  out.counter("resil_circuitbreaker_state_transitions_total", "State transitions of the breaker.",
+              {{"name", name}}, m.transitions);
+}
+
+/**
  * A retry: `resil_retry_calls_total{name,kind}` with Resilience4j's kinds
  * (`successful_without_retry` only when `counts` is given: the retry does not count first-attempt
  * successes itself), `resil_retry_attempts_total{name}` (retry attempts, first attempts not
@@ -376,6 +431,7 @@ void write_prometheus(prometheus_text& out, const basic_registry<Clock>& reg) {
     table.for_each(
         [&out](const auto& i) { write_prometheus(out, i.name(), i.policy(), i.counts()); });
   };
+  each(reg.circuit_breakers);
   each(reg.retries);
   each(reg.rate_limiters);
   each(reg.keyed_rate_limiters);

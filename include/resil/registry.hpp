@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bulkhead.hpp"
+#include "circuit_breaker.hpp"
 #include "core/clock.hpp"
 #include "core/event_log.hpp"
 #include "detail/config_check.hpp"
@@ -39,9 +40,10 @@ namespace resil {
  *
  * | option | default | meaning |
  * |---|---|---|
- * | `event_log_capacity` | 0 (none) | keep each instance's last N events in a `resil::event_log`
- * (Resilience4j's `eventConsumerBufferSize`, 100 there) | | `count_calls` | false | count calls by
- * kind from events (`call_counts`): the `_calls_total` Prometheus families |
+ * | `event_log_capacity` | 0 (none) | keep each instance's last N events (`resil::event_log`) |
+ * | `count_calls` | false | count calls by kind from events: the `_calls_total` families |
+ *
+ * `event_log_capacity` is Resilience4j's `eventConsumerBufferSize` (100 there).
  *
  * Either one subscribes a listener, so the instance's events are built and delivered: a few
  * tens of nanoseconds per call (see docs/observability.md), and a mutex per event for the log.
@@ -393,6 +395,7 @@ template <clock Clock = steady_clock>
 class basic_registry {
  public:
   using clock_type = Clock;
+  using circuit_breaker_table = registry_table<basic_circuit_breaker<Clock>, Clock>;
   using retry_table = registry_table<basic_retry<Clock>, Clock>;
   using rate_limiter_table = registry_table<basic_rate_limiter<Clock>, Clock>;
   using keyed_rate_limiter_table =
@@ -404,7 +407,8 @@ class basic_registry {
   /// A registry with `options` whose instances read `clock`. Throws `config_error` for invalid
   /// options.
   explicit basic_registry(registry_options options = {}, Clock clock = Clock{})
-      : retries(options, clock),
+      : circuit_breakers(options, clock),
+        retries(options, clock),
         rate_limiters(options, clock),
         keyed_rate_limiters(options, clock),
         bulkheads(options, clock),
@@ -416,6 +420,7 @@ class basic_registry {
   basic_registry& operator=(const basic_registry&) = delete;
   ~basic_registry() = default;
 
+  circuit_breaker_table circuit_breakers;        ///< `circuit_breaker`s by name.
   retry_table retries;                           ///< `retry` policies by name.
   rate_limiter_table rate_limiters;              ///< `rate_limiter`s by name.
   keyed_rate_limiter_table keyed_rate_limiters;  ///< `keyed_rate_limiter<std::string>`s by name.
@@ -423,6 +428,10 @@ class basic_registry {
   timeout_table timeouts;                        ///< `timeout`s by name.
   retry_budget_table retry_budgets;              ///< `retry_budget`s by name.
 
+  /// `circuit_breakers.get(name)`.
+  basic_circuit_breaker<Clock>& circuit_breaker(std::string_view name) {
+    return circuit_breakers.get(name);
+  }
   /// `retries.get(name)`.
   basic_retry<Clock>& retry(std::string_view name) { return retries.get(name); }
   /// `rate_limiters.get(name)`.
@@ -449,6 +458,7 @@ class basic_registry {
   void register_health_checks(basic_health_registry<HealthClock>& health,
                               const health_check_options& check_options = {.critical = false},
                               policy_health_options o = {}) const {
+    health.add("circuit_breakers", circuit_breakers.health_check(o), check_options);
     health.add("bulkheads", bulkheads.health_check(o), check_options);
     health.add("rate_limiters", rate_limiters.health_check(o), check_options);
   }

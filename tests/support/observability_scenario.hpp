@@ -18,6 +18,22 @@ inline std::string observability_scenario(bool count_calls = true) {
   resil::manual_clock clock;
   resil::basic_registry<resil::manual_clock> reg{{.count_calls = count_calls}, clock};
 
+  // A breaker opened by two failures in four calls, then refusing one call; another still below
+  // its minimum number of calls (its ratios are NaN).
+  reg.circuit_breakers.add_config(
+      "default",
+      {.window_size = 4, .minimum_calls = 4, .open_duration = 10s, .half_open_calls = 2});
+  auto& payment = reg.circuit_breaker("payment");
+  for (const bool ok : {true, false, true, false}) {
+    (void)payment.try_execute([ok]() -> int {
+      if (!ok) throw std::runtime_error("payment down");
+      return 0;
+    });
+  }
+  (void)payment.try_execute([] { return 0; });
+  clock.advance(4s);
+  (void)reg.circuit_breaker("search").try_execute([] { return 0; });
+
   // A retry: one call succeeds at once, one after a retry, one fails three times.
   reg.retries.add_config("default",
                          {.max_attempts = 3, .backoff = resil::backoff::constant(100ms)});

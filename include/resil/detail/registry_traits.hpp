@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "../bulkhead.hpp"
+#include "../circuit_breaker.hpp"
 #include "../core/clock.hpp"
 #include "../core/config.hpp"
 #include "../keyed_rate_limiter.hpp"
@@ -37,6 +38,12 @@ struct call_counters {
     c.fetch_add(1, std::memory_order_relaxed);
   }
 
+  void count(const circuit_breaker_event& e) noexcept {
+    using kind = circuit_breaker_event::kind_t;
+    if (e.kind == kind::success) bump(successful);
+    if (e.kind == kind::failure) bump(failed);
+    if (e.kind == kind::ignored) bump(ignored);
+  }
   void count(const retry_event& e) noexcept {
     if (e.kind == retry_event_kind::succeeded && e.attempt == 1) bump(successful_without_retry);
   }
@@ -65,6 +72,14 @@ struct call_counters {
  */
 template <class Policy>
 struct registry_traits;
+
+template <class Clock>
+struct registry_traits<basic_circuit_breaker<Clock>> {
+  using options = circuit_breaker_options;
+  using event = circuit_breaker_event;
+  static constexpr bool loggable = true;
+  static constexpr std::string_view table = "registry.circuit_breakers";
+};
 
 template <class Clock>
 struct registry_traits<basic_retry<Clock>> {
