@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -159,22 +160,9 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   if (!f) throw std::runtime_error("cannot write " + path.string());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // `delivery serve` and `delivery load`: the same system over real HTTP (http/).
-  if (argc > 1 && (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "load")) {
-#ifdef DELIVERY_HTTP
-    return std::string_view(argv[1]) == "serve" ? delivery::http::serve_main(argc - 1, argv + 1)
-                                                : delivery::http::load_main(argc - 1, argv + 1);
-#else
-    std::fprintf(stderr, "delivery: %s needs cpp-httplib, which this build did not find\n",
-                 argv[1]);
-    return 2;
-#endif
-  }
-  const options o = parse(argc, argv);
+int run(const options& o) {
   const auto started = std::chrono::steady_clock::now();
+  std::filesystem::create_directories(o.out);  // before minutes of work, not after
   std::printf(
       "resil delivery simulation: %zu scenario(s) x 2 runs, %u clients, %lld s simulated "
       "each, seed %llu\n",
@@ -212,16 +200,41 @@ int main(int argc, char** argv) {
 
   std::fputs(delivery::render_report(results).c_str(), stdout);
 
-  std::filesystem::create_directories(o.out);
   for (const auto& r : results) {
     const std::filesystem::path dir{o.out};
     write_file(dir / (r.definition->name + "-naive.csv"), delivery::render_csv(r.naive));
     write_file(dir / (r.definition->name + "-resilient.csv"), delivery::render_csv(r.resilient));
     write_file(dir / (r.definition->name + ".svg"), delivery::render_svg(r));
   }
+  std::printf("\nCSV timelines and SVG charts: %s/\n", o.out.c_str());
+  std::fflush(stdout);
+  // The only thing that differs from one run to the next goes to standard error, so the standard
+  // output of two runs with the same seed is identical.
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("\nCSV timelines and SVG charts: %s/\nsimulated %zu runs in %.1f s of wall time\n",
-              o.out.c_str(), 2 * results.size(), wall);
+  std::fprintf(stderr, "simulated %zu runs in %.1f s of wall time\n", 2 * results.size(), wall);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // `delivery serve` and `delivery load`: the same system over real HTTP (http/).
+  if (argc > 1 && (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "load")) {
+#ifdef DELIVERY_HTTP
+    return std::string_view(argv[1]) == "serve" ? delivery::http::serve_main(argc - 1, argv + 1)
+                                                : delivery::http::load_main(argc - 1, argv + 1);
+#else
+    std::fprintf(stderr, "delivery: %s needs cpp-httplib, which this build did not find\n",
+                 argv[1]);
+    return 2;
+#endif
+  }
+  const options o = parse(argc, argv);
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "delivery: %s\n", e.what());
+    return 1;
+  }
 }

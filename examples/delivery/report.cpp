@@ -132,11 +132,13 @@ void story(std::string& out, const scenario_result& s) {
         fmt::format("the scraper sent {} requests naive, {} resilient; {} of them were "
                     "limited (429) resilient.",
                     n.abusive.requests, r.abusive.requests, r.abusive.rejected));
+    const request_summary& nd = n.during ? *n.during : n.clients;
+    const request_summary& rd = r.during ? *r.during : r.clients;
     line(
-        fmt::format("everyone else: success {} naive, {} resilient; p99 {} vs {}; limited: {} "
-                    "vs {}.",
-                    percent(n.clients.success_pct()), percent(r.clients.success_pct()),
-                    latency(n.clients.latency.p99), latency(r.clients.latency.p99),
+        fmt::format("everyone else, while the scraper runs: success {} naive, {} resilient; "
+                    "p50 {} vs {}; p99 {} vs {}; limited (429): {} vs {}.",
+                    percent(nd.success_pct()), percent(rd.success_pct()), latency(nd.latency.p50),
+                    latency(rd.latency.p50), latency(nd.latency.p99), latency(rd.latency.p99),
                     n.clients.rejected, r.clients.rejected));
   } else if (name == "buggy-canary") {
     line(
@@ -260,12 +262,14 @@ void axis_x(std::string& out, double top, double height, std::size_t seconds) {
   }
 }
 
+// Shades the scenario's trouble: its faults, or the abusive client.
 void shade_fault(std::string& out, const scenario& d, double top, double height,
                  std::size_t seconds) {
-  if (!d.has_faults()) return;
+  const auto [begin, end] = d.trouble(std::chrono::seconds{seconds});
+  if (end <= begin) return;
   const double total = static_cast<double>(seconds);
-  const double from = std::min(std::chrono::duration<double>(d.fault_from).count(), total);
-  const double until = std::min(std::chrono::duration<double>(d.fault_until).count(), total);
+  const double from = std::chrono::duration<double>(begin).count();
+  const double until = std::chrono::duration<double>(end).count();
   fmt::format_to(std::back_inserter(out),
                  "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
                  "fill=\"#fbe3e3\"/>\n",
@@ -346,19 +350,20 @@ std::string render_svg(const scenario_result& result) {
     top += h + gap;
   }
 
-  // 3. Calls that reached a failing instance, per second.
-  if (d.has_faults()) {
+  // 3. Per-second counts, naive vs resilient: the calls that reached a failing instance, or the
+  // scraper's requests that were served (not refused with 429).
+  const auto counts_panel = [&](std::string_view title, auto&& value_of) {
     const double h = 90;
-    std::vector<double> naive_calls;
-    std::vector<double> resilient_calls;
-    double max_calls = 1;
+    std::vector<double> naive_values;
+    std::vector<double> resilient_values;
+    double max_value = 1;
     for (std::size_t s = 0; s < seconds; ++s) {
-      const auto n = s < result.naive.buckets.size() ? result.naive.buckets[s].calls_to_failing : 0;
-      const auto r =
-          s < result.resilient.buckets.size() ? result.resilient.buckets[s].calls_to_failing : 0;
-      naive_calls.push_back(static_cast<double>(n));
-      resilient_calls.push_back(static_cast<double>(r));
-      max_calls = std::max({max_calls, static_cast<double>(n), static_cast<double>(r)});
+      const auto value = [&](const run_result& r) {
+        return s < r.buckets.size() ? static_cast<double>(value_of(r.buckets[s])) : 0.0;
+      };
+      naive_values.push_back(value(result.naive));
+      resilient_values.push_back(value(result.resilient));
+      max_value = std::max({max_value, naive_values.back(), resilient_values.back()});
     }
     shade_fault(body, d, top, h, seconds);
     axis_x(body, top, h, seconds);
@@ -366,11 +371,18 @@ std::string render_svg(const scenario_result& result) {
                    "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" text-anchor=\"end\" "
                    "fill=\"#555\">{:.0f}/s</text>\n<text x=\"{:.1f}\" y=\"{:.1f}\" "
                    "font-size=\"11\" text-anchor=\"end\" fill=\"#555\">0</text>\n",
-                   left - 6, top + 10, max_calls, left - 6, top + h);
-    body += polyline(naive_calls, top, h, max_calls, seconds, naive_colour);
-    body += polyline(resilient_calls, top, h, max_calls, seconds, resilient_colour);
-    frame(body, top, h, "Calls reaching a failing instance, per second");
+                   left - 6, top + 10, max_value, left - 6, top + h);
+    body += polyline(naive_values, top, h, max_value, seconds, naive_colour);
+    body += polyline(resilient_values, top, h, max_value, seconds, resilient_colour);
+    frame(body, top, h, title);
     top += h + gap;
+  };
+  if (d.has_faults()) {
+    counts_panel("Calls reaching a failing instance, per second",
+                 [](const second_bucket& b) { return b.calls_to_failing; });
+  } else if (d.abusive_connections > 0) {
+    counts_panel("The scraper's requests served per second (the others got 429)",
+                 [](const second_bucket& b) { return b.abusive - b.abusive_rejected; });
   }
 
   // 4. Breaker states of the resilient run (naive has none).
@@ -406,26 +418,35 @@ std::string render_svg(const scenario_result& result) {
     top += h + 40;
   }
 
-  // Legend.
+  // Legend: entries left to right, each as wide as its label.
   const double height = top + 20;
   const double ly = top;
-  fmt::format_to(
-      std::back_inserter(body),
-      "<line x1=\"{0:.0f}\" y1=\"{1:.0f}\" x2=\"{2:.0f}\" y2=\"{1:.0f}\" stroke=\"{3}\" "
-      "stroke-width=\"3\"/><text x=\"{4:.0f}\" y=\"{5:.0f}\" font-size=\"12\">naive</text>\n"
-      "<line x1=\"{6:.0f}\" y1=\"{1:.0f}\" x2=\"{7:.0f}\" y2=\"{1:.0f}\" stroke=\"{8}\" "
-      "stroke-width=\"3\"/><text x=\"{9:.0f}\" y=\"{5:.0f}\" font-size=\"12\">resilient</text>\n"
-      "<rect x=\"{10:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#fbe3e3\"/>"
-      "<text x=\"{12:.0f}\" y=\"{5:.0f}\" font-size=\"12\">faults active</text>\n"
-      "<rect x=\"{13:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#8fd18f\"/>"
-      "<text x=\"{14:.0f}\" y=\"{5:.0f}\" font-size=\"12\">closed</text>\n"
-      "<rect x=\"{15:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#d62728\"/>"
-      "<text x=\"{16:.0f}\" y=\"{5:.0f}\" font-size=\"12\">open</text>\n"
-      "<rect x=\"{17:.0f}\" y=\"{11:.0f}\" width=\"14\" height=\"10\" fill=\"#ff9f1c\"/>"
-      "<text x=\"{18:.0f}\" y=\"{5:.0f}\" font-size=\"12\">half-open</text>\n",
-      left, ly - 4, left + 24, naive_colour, left + 30, ly, left + 90, left + 114, resilient_colour,
-      left + 120, left + 210, ly - 13, left + 228, left + 340, left + 358, left + 420, left + 438,
-      left + 490, left + 508);
+  double x = left;
+  const auto line_entry = [&](std::string_view colour, std::string_view label) {
+    fmt::format_to(std::back_inserter(body),
+                   "<line x1=\"{0:.0f}\" y1=\"{1:.0f}\" x2=\"{2:.0f}\" y2=\"{1:.0f}\" "
+                   "stroke=\"{3}\" stroke-width=\"3\"/><text x=\"{4:.0f}\" y=\"{5:.0f}\" "
+                   "font-size=\"12\">{6}</text>\n",
+                   x, ly - 4, x + 24, colour, x + 30, ly, label);
+    x += 30 + 7.0 * static_cast<double>(label.size()) + 24;
+  };
+  const auto box_entry = [&](std::string_view colour, std::string_view label) {
+    fmt::format_to(std::back_inserter(body),
+                   "<rect x=\"{:.0f}\" y=\"{:.0f}\" width=\"14\" height=\"10\" fill=\"{}\"/>"
+                   "<text x=\"{:.0f}\" y=\"{:.0f}\" font-size=\"12\">{}</text>\n",
+                   x, ly - 10, colour, x + 18, ly, label);
+    x += 18 + 7.0 * static_cast<double>(label.size()) + 24;
+  };
+  line_entry(naive_colour, "naive");
+  line_entry(resilient_colour, "resilient");
+  if (d.has_faults()) {
+    box_entry("#fbe3e3", "faults active");
+  } else if (d.abusive_connections > 0) {
+    box_entry("#fbe3e3", "scraper active");
+  }
+  box_entry("#8fd18f", "closed");
+  box_entry("#d62728", "open");
+  box_entry("#ff9f1c", "half-open");
 
   std::string out = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" "
@@ -433,10 +454,9 @@ std::string render_svg(const scenario_result& result) {
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       "<text x=\"{:.0f}\" y=\"24\" font-size=\"17\" font-weight=\"bold\" fill=\"#222\">{} "
       "&#8212; naive vs resilient</text>\n<text x=\"{:.0f}\" y=\"42\" font-size=\"12\" "
-      "fill=\"#555\">{} (seed {}, {} users, delivery --seed {} --clients {})</text>\n",
+      "fill=\"#555\">{} (seed {}, {} users)</text>\n",
       chart_width, height, chart_width, height, left, d.title, left, d.story,
-      result.naive.load.seed, result.naive.load.clients, result.naive.load.seed,
-      result.naive.load.clients);
+      result.naive.load.seed, result.naive.load.clients);
   out += body;
   out += "</svg>\n";
   return out;

@@ -70,10 +70,11 @@ std::vector<scenario> make_scenarios() {
   scenario abusive;
   abusive.name = "abusive-client";
   abusive.title = "Abusive client";
-  abusive.story = "From 30 s a scraper hammers menus over 32 connections, 25 ms apart.";
+  abusive.story = "From 60 s to 120 s a scraper hammers menus over 24 connections, 40 ms apart.";
   abusive.shows = "the per-client limit stops the scraper; everyone else is served as usual";
-  abusive.abusive_connections = 32;
-  abusive.abuse_from = 30s;
+  abusive.abusive_connections = 24;
+  abusive.abuse_from = 60s;
+  abusive.abuse_until = 120s;
   all.push_back(abusive);
 
   scenario canary;

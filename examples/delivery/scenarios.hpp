@@ -44,9 +44,11 @@ struct scenario {
   nanoseconds fault_until{0};
   /// The instance group whose calls "reach a failing dependency" (for the report's focus).
   std::string focus;
-  /// An abusive client: this many connections sending back to back from `abuse_from`.
+  /// An abusive client: this many connections sending back to back from `abuse_from` until
+  /// `abuse_until`.
   std::uint32_t abusive_connections = 0;
   nanoseconds abuse_from{0};
+  nanoseconds abuse_until{0};
   /// The share of restaurant traffic sent to the canary (v2).
   std::uint32_t canary_percent = 10;
 
@@ -55,7 +57,7 @@ struct scenario {
   /// activity (an empty window when neither).
   [[nodiscard]] std::pair<nanoseconds, nanoseconds> trouble(nanoseconds duration) const noexcept {
     if (has_faults()) return {fault_from, std::min(fault_until, duration)};
-    if (abusive_connections > 0) return {abuse_from, duration};
+    if (abusive_connections > 0) return {abuse_from, std::min(abuse_until, duration)};
     return {nanoseconds{0}, nanoseconds{0}};
   }
 };

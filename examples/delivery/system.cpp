@@ -516,7 +516,8 @@ run_result run_scenario(const scenario& s, mode m, const load_options& load, con
         resil::splitmix64 rng{mix_seed(load.seed, 5'000 + index)};
         const auto user = static_cast<std::uint32_t>(topo.users);
         clock.sleep_until(sim_time{s.abuse_from} + std::chrono::milliseconds{rng() % 100});
-        while (clock.now() < end) {
+        const sim_time stop = std::min(end, sim_time{s.abuse_until});
+        while (clock.now() < stop) {
           http_request r;
           r.api_key = "scraper";
           r.token = user_service::token_for(user);
@@ -526,7 +527,7 @@ run_result run_scenario(const scenario& s, mode m, const load_options& load, con
           const http_response response = send_with_patience(sys, r, sent + load.patience);
           rec.record({sent.time_since_epoch().count(), (clock.now() - sent).count(), user,
                       route::menu, classify(response), response.status, true});
-          clock.sleep_until(clock.now() + 25ms);
+          clock.sleep_until(clock.now() + 40ms);
         }
       } else {  // the observer: a sample every second until every client is done
         for (sim_time tick = sim_time{} + 1s; running.load() > 0; tick += 1s) {

@@ -679,29 +679,6 @@ std::string delivery_server::impl::breakers_json() const {
 std::string delivery_server::impl::metrics_text() const {
   resil::prometheus_text out;
   resil::write_prometheus(out, policies);
-  // Circuit breakers, with Resilience4j's family names (resilience4j_circuitbreaker_*).
-  constexpr resil::circuit_state states[] = {
-      resil::circuit_state::closed,      resil::circuit_state::open,
-      resil::circuit_state::half_open,   resil::circuit_state::disabled,
-      resil::circuit_state::forced_open, resil::circuit_state::metrics_only};
-  for (const http_edge* e : edges()) {
-    const auto m = e->breaker().metrics();
-    for (const auto s : states) {
-      out.gauge("resil_circuitbreaker_state", "1 for the breaker's state, 0 for the others.",
-                {{"name", e->name()}, {"state", resil::to_string(s)}}, m.state == s);
-    }
-    out.gauge("resil_circuitbreaker_failure_rate",
-              "Failure rate of the calls in the window (a fraction, NaN with none).",
-              {{"name", e->name()}}, m.failure_rate);
-    out.gauge("resil_circuitbreaker_buffered_calls", "Calls in the window, by kind.",
-              {{"name", e->name()}, {"kind", "failed"}}, m.failed);
-    out.gauge("resil_circuitbreaker_buffered_calls", "Calls in the window, by kind.",
-              {{"name", e->name()}, {"kind", "successful"}}, m.calls - m.failed);
-    out.counter("resil_circuitbreaker_not_permitted_calls_total", "Calls the breaker rejected.",
-                {{"name", e->name()}}, m.not_permitted);
-    out.counter("resil_circuitbreaker_state_transitions_total", "State transitions.",
-                {{"name", e->name()}}, m.transitions);
-  }
   resil::write_prometheus(out, health->cached_report());
   out.counter("delivery_gateway_requests_total", "API requests the gateway received.", {},
               requests.load());
@@ -730,6 +707,10 @@ void delivery_server::impl::add_health() {
                 return resil::health_result::unhealthy("no healthy instance of " + missing);
               },
               {.tags = {"readiness"}, .critical = true, .timeout = 1s, .interval = 100ms});
+  // The edges' breakers, bulkheads and limiters: informational (a tripped breaker reports
+  // "degraded", it does not take the gateway out of its load balancer).
+  policies.register_health_checks(
+      *health, {.tags = {"readiness"}, .critical = false, .timeout = 1s, .interval = 250ms});
   // Every instance is probed (GET /health) in the background; the discovery loop copies the
   // (hysteresis-filtered) verdicts into the registry.
   const auto interval = options.health_interval;

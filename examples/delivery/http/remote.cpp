@@ -88,7 +88,7 @@ http_edge::http_edge(const edge_plan& plan, const edge_environment& env, std::st
       env_(env),
       balancer_(*env.registry, std::move(service), std::move(version), plan.balancing,
                 [] { return steady::now().time_since_epoch(); }),
-      breaker_(std::make_unique<resil::circuit_breaker>(plan.breaker)),
+      breaker_(&env.policies->circuit_breakers.get(name_, plan.breaker)),
       retry_(&env.policies->retries.get(
           name_, with_budget(plan.retry, env.policies->retry_budgets.get(name_, plan.budget)))),
       timeout_(&env.policies->timeouts.get(name_, {.duration = plan.timeout})),

@@ -85,7 +85,7 @@ struct inbound {
 struct edge_environment {
   const service_registry* registry = nullptr;
   const address_book* addresses = nullptr;
-  resil::registry* policies = nullptr;  ///< Owns retry, budget, timeout and bulkhead (metrics).
+  resil::registry* policies = nullptr;  ///< Owns the edges' policies (for /metrics, health).
   journal* events = nullptr;
 };
 
@@ -158,7 +158,7 @@ class http_edge {
   edge_environment env_;
   resil::steady_clock clock_;
   load_balancer balancer_;
-  std::unique_ptr<resil::circuit_breaker> breaker_;
+  resil::circuit_breaker* breaker_;
   resil::retry* retry_;
   resil::timeout* timeout_;
   resil::bulkhead* bulkhead_;
