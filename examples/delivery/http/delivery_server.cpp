@@ -831,12 +831,7 @@ delivery_server::~delivery_server() {
 
 std::vector<listening> delivery_server::start() {
   impl& s = *impl_;
-  std::vector<listening> out;
-  const int gateway_port = s.gateway->start(s.options.port);
-  if (gateway_port < 0) {
-    throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(s.options.port));
-  }
-  out.push_back({"gateway", gateway_port});
+  std::vector<listening> out{{"gateway", 0}};
   for (const auto& i : s.instances) {
     const int port = i->start(0);
     if (port < 0) throw std::runtime_error("cannot listen for " + i->name());
@@ -846,18 +841,24 @@ std::vector<listening> delivery_server::start() {
     s.discovery.set_health(i->name(), health_state::critical);
     out.push_back({i->name(), port});
   }
-  s.serving = true;
+  // Health and the loops before the gateway: its first request may ask for them.
   s.add_health();
   s.threads.emplace_back([&s](std::stop_token st) { s.discovery_loop(st); });
   s.threads.emplace_back([&s](std::stop_token st) { s.event_loop(st); });
+  s.serving = true;
+  const int gateway_port = s.gateway->start(s.options.port);
+  if (gateway_port < 0) {
+    throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(s.options.port));
+  }
+  out.front().port = gateway_port;
   s.events.add("gateway", "started", "port " + std::to_string(gateway_port));
   return out;
 }
 
 void delivery_server::stop() {
   impl& s = *impl_;
-  if (!s.serving.exchange(false)) return;
-  s.draining = true;
+  s.serving = false;
+  if (s.draining.exchange(true)) return;
   s.events.add("gateway", "draining");
   s.gateway->stop();  // stops accepting, finishes the requests in progress
   for (auto& t : s.threads) t.request_stop();
