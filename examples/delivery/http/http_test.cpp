@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -192,6 +193,18 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+/// Business calls that reached the instances of `service` (from GET /admin/faults).
+std::uint64_t calls_of(const served& s, const std::string& service) {
+  const std::string all = s.get("/admin/faults");
+  std::uint64_t sum = 0;
+  for (auto at = all.find("\"service\":\"" + service + "\""); at != std::string::npos;
+       at = all.find("\"service\":\"" + service + "\"", at + 1)) {
+    const auto calls = all.find("\"calls\":", at);
+    if (calls != std::string::npos) sum += std::stoull(all.substr(calls + 8));
+  }
+  return sum;
+}
+
 std::string breaker_json(const served& s, const std::string& name) {
   const std::string all = s.get("/resil/circuit-breakers");
   const auto at = all.find("{\"name\":\"" + name + "\"");
@@ -253,6 +266,7 @@ TEST_CASE("http: a payment outage opens the breaker, fallbacks answer, the syste
     }
     return contains(breaker_json(s, "order->payment"), "\"state\":\"open\"") || pending > 60;
   });
+  INFO(s.get("/resil/circuit-breakers"));
   REQUIRE(opened);
   CHECK(pending >= 1);
   CHECK(all_degraded);
@@ -284,23 +298,26 @@ TEST_CASE("http: a payment outage opens the breaker, fallbacks answer, the syste
     return r && r->status == 201 &&
            contains(breaker_json(s, "order->payment"), "\"state\":\"closed\"");
   });
+  INFO(s.get("/resil/events"));
   CHECK(recovered);
   CHECK(contains(s.get("/metrics"),
                  "resil_circuitbreaker_state{name=\"order->payment\",state=\"closed\"} 1"));
   CHECK(contains(s.get("/resil/events"), "half_open -> closed"));
 
-  // Graceful shutdown: a request in flight when SIGTERM arrives still gets its answer.
+  // Graceful shutdown: a request in flight when SIGTERM arrives still gets its answer. The
+  // signal is sent once the request has reached a (slowed) restaurant instance.
   REQUIRE(s.client()
-              .Post("/admin/faults", "target=restaurant&latency_ms=300",
+              .Post("/admin/faults", "target=restaurant&latency_ms=200",
                     "application/x-www-form-urlencoded")
               ->status == 200);
+  const auto before = calls_of(s, "restaurant");
   int in_flight_status = 0;
   std::thread slow([&] {
     const auto r = s.client().Get("/api/restaurants/5/menu",
                                   {{"X-Api-Key", "late"}, {"Authorization", "Bearer tok-9"}});
     in_flight_status = r ? r->status : -1;
   });
-  std::this_thread::sleep_for(100ms);
+  CHECK(eventually(5'000ms, [&] { return calls_of(s, "restaurant") > before; }));
   const auto status = s.process.stop(SIGTERM, 10'000ms);
   slow.join();
   CHECK(in_flight_status == 200);
