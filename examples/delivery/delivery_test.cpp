@@ -22,7 +22,7 @@ namespace {
 // What `delivery --quick` runs.
 load_options quick() {
   load_options load;
-  load.duration = 150s;
+  load.duration = quick_duration;
   return load;
 }
 

@@ -149,7 +149,7 @@ options parse(int argc, char** argv) {
     for (const auto& s : delivery::all_scenarios()) o.scenarios.push_back(&s);
   }
   o.load.clients = clients.value_or(100);
-  o.load.duration = duration.value_or(quick ? 150s : 240s);
+  o.load.duration = duration.value_or(quick ? delivery::quick_duration : 240s);
   if (o.jobs == 0) o.jobs = std::max(1U, std::thread::hardware_concurrency());
   return o;
 }

@@ -75,6 +75,9 @@ struct load_options {
   nanoseconds patience = std::chrono::seconds{5};
 };
 
+/// The length of each run of `delivery --quick`, which the tests use.
+inline constexpr std::chrono::seconds quick_duration{150};
+
 /// Every scenario, in the order the report shows them.
 [[nodiscard]] const std::vector<scenario>& all_scenarios();
 /// The scenario named `name`, or null.
