@@ -291,7 +291,9 @@ TEST_CASE(
     auto& retry = reg->retries.get("r", resil::retry_options{.max_attempts = 2});
     auto& bulkhead = reg->bulkheads.get("b", resil::bulkhead_options{.max_concurrent = 1});
     auto& limiter = reg->rate_limiters.get("l", resil::rate_limiter_options{.permits = 100});
-    auto pipeline = resil::compose(retry, limiter, bulkhead);
+    auto& breaker = reg->circuit_breakers.get(
+        "c", resil::circuit_breaker_options{.window_size = 10, .minimum_calls = 10});
+    auto pipeline = resil::compose(retry, breaker, limiter, bulkhead);
     for (int i = 0; i < 32; ++i) sum += pipeline.try_execute([] { return 1; }).value_or(0);
     allocation_counter count;
     for (int i = 0; i < 1000; ++i) {  // 100 grants, then rate_limited (not retried)
@@ -305,4 +307,6 @@ TEST_CASE(
   CHECK(sum == 200);
   CHECK(observed.bulkheads.instance_of("b")->counts()->rejected == 1000);
   CHECK(observed.bulkheads.instance_of("b")->recent_events()->snapshot().size() == 16);
+  CHECK(observed.circuit_breakers.instance_of("c")->counts()->successful == 100);
+  CHECK(observed.circuit_breakers.instance_of("c")->counts()->ignored == 1032 - 100);
 }
