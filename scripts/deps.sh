@@ -9,6 +9,7 @@ packages=(
   catch2                                               # tests (Catch2 v2)
   libfmt-dev                                           # examples, benches, resil/fmt.hpp
   libbenchmark-dev                                     # bench/
+  libcpp-httplib-dev                                   # examples/delivery/http (delivery serve)
   "$@"                                                 # optional extras asked for
 )
 

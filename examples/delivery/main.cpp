@@ -23,6 +23,9 @@
 #include <thread>
 #include <vector>
 
+#ifdef DELIVERY_HTTP
+#include "http/delivery_server.hpp"
+#endif
 #include "report.hpp"
 #include "scenarios.hpp"
 #include "system.hpp"
@@ -216,6 +219,17 @@ int run(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `delivery serve` and `delivery load`: the same system over real HTTP (http/).
+  if (argc > 1 && (std::string_view(argv[1]) == "serve" || std::string_view(argv[1]) == "load")) {
+#ifdef DELIVERY_HTTP
+    return std::string_view(argv[1]) == "serve" ? delivery::http::serve_main(argc - 1, argv + 1)
+                                                : delivery::http::load_main(argc - 1, argv + 1);
+#else
+    std::fprintf(stderr, "delivery: %s needs cpp-httplib, which this build did not find\n",
+                 argv[1]);
+    return 2;
+#endif
+  }
   const options o = parse(argc, argv);
   try {
     return run(o);
