@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct snippet {
 };
 
 int problems = 0;
+std::set<std::string> quoted;  // snippet names some page quotes
 
 void problem(const std::string& where, const std::string& what) {
   std::fprintf(stderr, "%s: %s\n", where.c_str(), what.c_str());
@@ -145,6 +147,7 @@ void check_markdown(const fs::path& file, const fs::path& root,
       const std::string name =
           trim(previous.substr(snip.size(), previous.size() - snip.size() - 3));
       const auto it = snippets.find(name);
+      quoted.insert(name);
       if (!is_cpp(lang)) {
         problem(where, "snippet '" + name + "' quoted into a ```" + lang + " block");
       } else if (it == snippets.end()) {
@@ -169,7 +172,11 @@ void check_markdown(const fs::path& file, const fs::path& root,
                              first_difference(text, it->second.text));
         }
       }
-    } else if (is_cpp(lang) && previous.rfind(skip, 0) != 0) {
+    } else if (previous.rfind(skip, 0) == 0) {
+      if (trim(previous.substr(skip.size(), previous.size() - skip.size() - 3)).empty()) {
+        problem(where, "<!-- not-compiled: --> needs a reason");
+      }
+    } else if (is_cpp(lang)) {
       problem(where,
               "C++ block neither quoted (<!-- snippet: name -->) nor marked "
               "<!-- not-compiled: reason -->");
@@ -208,6 +215,12 @@ int main(int argc, char** argv) {
   }
   std::sort(pages.begin(), pages.end());
   for (const auto& p : pages) check_markdown(p, root, snippets, update);
+
+  for (const auto& [name, s] : snippets) {
+    if (quoted.count(name) == 0 && s.where.rfind("docs/snippets/", 0) == 0) {
+      problem(s.where, "snippet '" + name + "' is quoted by no page (remove it, or quote it)");
+    }
+  }
 
   if (problems != 0) {
     std::fprintf(stderr,
