@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 // Counts calls and how they ended. Thread-safe: only atomics.
+// [snippet:custom-policy]
 struct call_counter : resil::policy_base<call_counter> {  // adds execute / try_execute
   std::atomic<long> calls{0}, values{0}, failures{0};
 
@@ -21,6 +22,7 @@ struct call_counter : resil::policy_base<call_counter> {  // adds execute / try_
     return r;
   }
 };
+// [/snippet]
 
 // Measures each call on the pipeline's clock, reading it once at the start of the attempt.
 struct stopwatch : resil::policy_base<stopwatch> {

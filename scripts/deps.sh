@@ -10,6 +10,7 @@ packages=(
   libfmt-dev                                           # examples, benches, resil/fmt.hpp
   libbenchmark-dev                                     # bench/
   libcpp-httplib-dev                                   # examples/delivery/http (delivery serve)
+  doxygen                                              # API reference (scripts/doxygen.sh)
   "$@"                                                 # optional extras asked for
 )
 

@@ -71,7 +71,7 @@ enum class bulkhead_event_kind : std::uint8_t {
  * being recorded (the call was abandoned) gives its slot back without a `finished` event.
  */
 struct bulkhead_event {
-  bulkhead_event_kind kind;
+  bulkhead_event_kind kind;  ///< What happened.
   /// For `rejected`: `errc::bulkhead_full`, or `errc::cancelled` when the stop token fired.
   std::error_code reason{};
   /// How long the call waited for its slot (zero when it did not wait).
@@ -120,11 +120,11 @@ struct bulkhead_metrics {
 template <resil::clock Clock = steady_clock>
 class basic_bulkhead : public policy_base<basic_bulkhead<Clock>> {
  public:
-  using clock_type = Clock;
-  using time_point = typename Clock::time_point;
+  using clock_type = Clock;                       ///< The clock it reads and waits on.
+  using time_point = typename Clock::time_point;  ///< A time on that clock.
   /// A bulkhead permit carries nothing: all slots are alike.
   struct permit_token {};
-  using permit_type = permit<basic_bulkhead>;
+  using permit_type = permit<basic_bulkhead>;  ///< What `try_acquire` and `acquire_for` return.
 
   /// A bulkhead with `options`, waiting on `clock`. Throws `config_error` for invalid options.
   explicit basic_bulkhead(const bulkhead_options& options, Clock clock = Clock{})

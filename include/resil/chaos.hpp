@@ -54,9 +54,13 @@ struct chaos_phase {
  * | `schedule` | empty | phases that replace the rate between two times |
  */
 struct chaos_options {
+  /// Probability in [0, 1] that a call is affected (outside the schedule's phases).
   double injection_rate = 0.001;
+  /// Master switch; `set_enabled()` changes it at run time.
   bool enabled = true;
+  /// Seed of the policy's own generator: the same seed gives the same injections.
   std::uint64_t seed = 0x5EED;
+  /// Phases that replace `injection_rate` between two times (e.g. 30 s to 50 s: rate 1).
   std::vector<chaos_phase> schedule{};
 
   /// The first invalid option, if any.
@@ -78,8 +82,9 @@ struct chaos_options {
 
 /// What a chaos policy did to a call (published to its listeners).
 struct chaos_event {
+  /// Which kind of chaos policy injected: a fault, latency, a fake outcome or a behaviour.
   enum class kind_t : std::uint8_t { fault, latency, outcome, behavior };
-  kind_t kind;
+  kind_t kind;             ///< What was injected.
   nanoseconds latency{0};  ///< For latency injections.
   std::uint32_t attempt;   ///< The call's attempt number.
 };
@@ -244,6 +249,7 @@ class basic_chaos_fault : public policy_base<basic_chaos_fault<Clock>>,
   basic_chaos_fault(const basic_chaos_fault&) = delete;
   basic_chaos_fault& operator=(const basic_chaos_fault&) = delete;
 
+  /// The policy protocol: at the injection rate, injects; otherwise calls `next(ctx)`.
   template <class R, class Next>
   outcome<R> invoke(context& ctx, Next&& next) {
     if (RESIL_LIKELY(!this->should_inject(ctx))) return next(ctx);
@@ -272,6 +278,8 @@ template <clock Clock = steady_clock>
 class basic_chaos_latency : public policy_base<basic_chaos_latency<Clock>>,
                             public detail::chaos_base<Clock> {
  public:
+  /// Waits `latency` before the call at the injection rate. Throws `config_error` for invalid
+  /// options or a negative latency.
   basic_chaos_latency(const chaos_options& o, time_span latency, const Clock& clock = Clock{})
       : detail::chaos_base<Clock>(o, clock, "chaos_latency_options"), latency_(latency) {
     detail::config_check c{"chaos_latency"};
@@ -285,6 +293,7 @@ class basic_chaos_latency : public policy_base<basic_chaos_latency<Clock>>,
   /// The injected delay.
   [[nodiscard]] nanoseconds latency() const noexcept { return latency_; }
 
+  /// The policy protocol: at the injection rate, injects; otherwise calls `next(ctx)`.
   template <class R, class Next>
   outcome<R> invoke(context& ctx, Next&& next) {
     if (RESIL_LIKELY(!this->should_inject(ctx))) return next(ctx);
@@ -327,6 +336,8 @@ class basic_chaos_outcome : public policy_base<basic_chaos_outcome<T, Clock>>,
   basic_chaos_outcome(const basic_chaos_outcome&) = delete;
   basic_chaos_outcome& operator=(const basic_chaos_outcome&) = delete;
 
+  /// The policy protocol: at the injection rate, returns the fake outcome instead of calling
+  /// `next(ctx)`.
   template <class R, class Next>
   outcome<R> invoke(context& ctx, Next&& next) {
     static_assert(std::is_same_v<std::remove_cvref_t<R>, T>,
@@ -353,8 +364,8 @@ class basic_chaos_outcome : public policy_base<basic_chaos_outcome<T, Clock>>,
  * kill a connection, restart a fake instance) and then makes the call as usual. An exception from
  * the action becomes the call's outcome and the call is not made.
  *
- *     resil::chaos_behavior evict{{.injection_rate = 0.01}, [&](resil::context&) { cache.clear();
- * }};
+ *     resil::chaos_behavior evict{{.injection_rate = 0.01},
+ *                                 [&](resil::context&) { cache.clear(); }};
  *
  * Thread-safe if the action is.
  */
@@ -362,6 +373,8 @@ template <clock Clock = steady_clock>
 class basic_chaos_behavior : public policy_base<basic_chaos_behavior<Clock>>,
                              public detail::chaos_base<Clock> {
  public:
+  /// Runs `action(ctx)` before the call at the injection rate. Throws `config_error` for invalid
+  /// options.
   template <class F>
   requires std::is_invocable_v<F&, context&> basic_chaos_behavior(const chaos_options& o, F action,
                                                                   const Clock& clock = Clock{})
@@ -369,6 +382,7 @@ class basic_chaos_behavior : public policy_base<basic_chaos_behavior<Clock>>,
   basic_chaos_behavior(const basic_chaos_behavior&) = delete;
   basic_chaos_behavior& operator=(const basic_chaos_behavior&) = delete;
 
+  /// The policy protocol: at the injection rate, injects; otherwise calls `next(ctx)`.
   template <class R, class Next>
   outcome<R> invoke(context& ctx, Next&& next) {
     if (RESIL_LIKELY(!this->should_inject(ctx))) return next(ctx);

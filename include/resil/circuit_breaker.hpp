@@ -195,6 +195,7 @@ struct circuit_breaker_options {
  * | `reset` | `reset()` was called | — |
  */
 struct circuit_breaker_event {
+  /// The kinds of event (see the table above).
   enum class kind_t : std::uint8_t {
     state_transition,
     success,
@@ -206,7 +207,7 @@ struct circuit_breaker_event {
     consecutive_failures_exceeded,
     reset,
   };
-  kind_t kind;
+  kind_t kind;                     ///< What happened.
   circuit_state state;             ///< The state (after a transition: the new one).
   circuit_state previous_state;    ///< For `state_transition`: the state left; else `state`.
   nanoseconds elapsed{0};          ///< The call's duration, when slow-call tracking measured it.
@@ -222,7 +223,7 @@ struct circuit_breaker_event {
  * probes).
  */
 struct circuit_breaker_metrics {
-  circuit_state state = circuit_state::closed;
+  circuit_state state = circuit_state::closed;                       ///< The state at the snapshot.
   double failure_rate = std::numeric_limits<double>::quiet_NaN();    ///< NaN with no calls.
   double slow_call_rate = std::numeric_limits<double>::quiet_NaN();  ///< NaN with no calls.
   std::uint64_t calls = 0;                 ///< Calls in the window (or probes recorded).
@@ -268,8 +269,8 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
   using word = detail::breaker_word;
 
  public:
-  using clock_type = Clock;
-  using time_point = typename Clock::time_point;
+  using clock_type = Clock;                       ///< The clock it reads and waits on.
+  using time_point = typename Clock::time_point;  ///< A time on that clock.
 
   /// What a permit remembers: the generation and state it was admitted in, and its start time
   /// (when slow-call tracking needs it).

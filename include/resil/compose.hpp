@@ -58,6 +58,7 @@ class composition : public policy_base<composition<Policies...>> {
   static constexpr bool repeats_call =
       (detail::repeats_call_v<std::remove_cvref_t<Policies>> || ...);
 
+  /// Stores the policies (references, or nested compositions by value); use `resil::compose`.
   template <class... Args>
   explicit composition(Args&&... ps) : policies_(std::forward<Args>(ps)...) {}
 
@@ -116,6 +117,7 @@ template <class... Policies>
 template <class F, class Pipeline>
 class decorated {
  public:
+  /// Binds `f` to `pipeline`; use `resil::decorate`.
   decorated(F f, Pipeline pipeline) : f_(std::move(f)), pipeline_(std::move(pipeline)) {}
 
   /// Calls through the pipeline; never throws.

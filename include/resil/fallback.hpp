@@ -95,7 +95,7 @@ enum class fallback_event_kind : std::uint8_t {
 
 /// An event published by a fallback, on the caller's thread, after the handler ran.
 struct fallback_event {
-  fallback_event_kind kind;
+  fallback_event_kind kind;  ///< What happened.
   /// The replaced outcome's error code (empty if it was an exception or a value).
   std::error_code error{};
   /// The replaced outcome's exception (null if it was an error code or a value).
@@ -230,7 +230,7 @@ class erased_fallback {
 template <class Handler>
 class basic_fallback : public policy_base<basic_fallback<Handler>> {
  public:
-  using handler_type = Handler;
+  using handler_type = Handler;  ///< The handler's type.
 
   /// A fallback running `handler` for the outcomes `options.classify` selects.
   explicit basic_fallback(Handler handler, fallback_options options = {})

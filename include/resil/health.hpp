@@ -66,19 +66,23 @@ enum class grpc_serving_status : std::uint8_t {
  *     return resil::health_result::degraded("replica lag").with("lag_ms", std::to_string(lag));
  */
 struct health_result {
-  health_status status = health_status::healthy;
-  std::string message{};
-  std::vector<std::pair<std::string, std::string>> details{};
+  health_status status = health_status::healthy;  ///< What the check found.
+  std::string message{};  ///< A short human-readable explanation (may be empty).
+  std::vector<std::pair<std::string, std::string>> details{};  ///< Key/value details.
 
+  /// A healthy result with an optional message.
   [[nodiscard]] static health_result healthy(std::string message = {}) {
     return {health_status::healthy, std::move(message), {}};
   }
+  /// A degraded result: working, with reduced quality.
   [[nodiscard]] static health_result degraded(std::string message = {}) {
     return {health_status::degraded, std::move(message), {}};
   }
+  /// An unhealthy result: not working.
   [[nodiscard]] static health_result unhealthy(std::string message = {}) {
     return {health_status::unhealthy, std::move(message), {}};
   }
+  /// An unknown result: the check could not tell.
   [[nodiscard]] static health_result unknown(std::string message = {}) {
     return {health_status::unknown, std::move(message), {}};
   }
@@ -87,6 +91,7 @@ struct health_result {
     details.emplace_back(std::move(key), std::move(value));
     return *this;
   }
+  /// The same, on a temporary: `health_result::healthy().with("k", "v")` chains by value.
   health_result with(std::string key, std::string value) && {
     return std::move(with(std::move(key), std::move(value)));
   }
@@ -107,12 +112,19 @@ struct health_result {
  * | `background` | false | run at every interval on the check's own thread, not on demand |
  */
 struct health_check_options {
+  /// Groups the check belongs to, e.g. `{"liveness", "readiness"}` (none by default).
   std::vector<std::string> tags{};
+  /// Unhealthy makes the whole unhealthy; false: it only makes the whole degraded.
   bool critical = true;
+  /// A run that takes longer counts as unhealthy ("timed out").
   time_span timeout = std::chrono::seconds{5};
+  /// Results are cached: at most one run per interval.
   time_span interval = std::chrono::seconds{10};
+  /// Consecutive failed runs before the check turns unhealthy.
   std::uint32_t unhealthy_threshold = 1;
+  /// Consecutive good runs before an unhealthy check recovers.
   std::uint32_t healthy_threshold = 1;
+  /// Run at every interval on the check's own thread, instead of on demand.
   bool background = false;
 
   /// The first invalid option, if any.
@@ -132,20 +144,20 @@ struct health_check_options {
 
 /// One check in a report.
 struct health_check_report {
-  std::string name;
+  std::string name;                                    ///< The name the check was added under.
   health_status status = health_status::unknown;       ///< After hysteresis.
   health_status last_result = health_status::unknown;  ///< What the last run said.
-  bool critical = true;
-  bool timed_out = false;  ///< The last run overran its timeout.
-  std::vector<std::string> tags;
-  std::string message;
-  std::vector<std::pair<std::string, std::string>> details;
-  nanoseconds duration{0};      ///< How long the last run took.
-  nanoseconds since_change{0};  ///< How long `status` has been what it is.
-  nanoseconds since_run{0};     ///< Age of the last result.
-  std::uint32_t consecutive_failures = 0;
-  std::uint32_t consecutive_successes = 0;
-  std::uint64_t runs = 0;
+  bool critical = true;                                ///< The check's `critical` option.
+  bool timed_out = false;                              ///< The last run overran its timeout.
+  std::vector<std::string> tags;                       ///< The check's `tags` option.
+  std::string message;                                 ///< The last run's message.
+  std::vector<std::pair<std::string, std::string>> details;  ///< The last run's details.
+  nanoseconds duration{0};                                   ///< How long the last run took.
+  nanoseconds since_change{0};              ///< How long `status` has been what it is.
+  nanoseconds since_run{0};                 ///< Age of the last result.
+  std::uint32_t consecutive_failures = 0;   ///< Failed runs in a row (hysteresis input).
+  std::uint32_t consecutive_successes = 0;  ///< Good runs in a row (hysteresis input).
+  std::uint64_t runs = 0;                   ///< Runs since the check was added.
 };
 
 /**
@@ -157,8 +169,8 @@ struct health_check_report {
  * checks, or only unanswered ones, is unknown).
  */
 struct health_report {
-  health_status status = health_status::unknown;
-  std::vector<health_check_report> checks;
+  health_status status = health_status::unknown;  ///< The aggregate status.
+  std::vector<health_check_report> checks;        ///< One report per check, by name.
 
   /// HTTP mapping for probe endpoints: 503 when unhealthy, 200 otherwise.
   [[nodiscard]] int http_status() const noexcept {
@@ -272,6 +284,7 @@ struct health_report {
 template <clock Clock = steady_clock>
 class basic_health_registry {
  public:
+  /// An empty registry on `clock`.
   explicit basic_health_registry(Clock clock = Clock{}) : clock_(std::move(clock)) {}
   basic_health_registry(const basic_health_registry&) = delete;
   basic_health_registry& operator=(const basic_health_registry&) = delete;

@@ -48,8 +48,8 @@ struct keyed_rate_limiter_options {
   /// Independently locked parts of the key table: more shards, less contention between keys.
   std::size_t shards = 16;
 
-  /// The first invalid option, if any: an invalid `limit` (field names start with
-  /// `keyed_rate_limiter_options.limit.`), a non-zero `limit.max_wait`, zero `max_keys`, zero
+  /// The first invalid option, if any: an invalid `limit` (its field names are prefixed with
+  /// `keyed_rate_limiter_options.limit`), a non-zero `limit.max_wait`, zero `max_keys`, zero
   /// `shards` or more shards than keys.
   [[nodiscard]] std::optional<config_problem> validate() const {
     if (auto problem = limit.validate()) {
@@ -71,9 +71,10 @@ struct keyed_rate_limiter_options {
 
 /// The answer of a keyed limiter: granted, or refused with the time until it could be granted.
 struct rate_decision {
-  bool permitted = false;
+  bool permitted = false;  ///< True when the permits were granted.
   /// When refused: how long until the request could succeed (`nanoseconds::max()`: never).
   nanoseconds retry_after{};
+  /// `permitted`.
   [[nodiscard]] explicit operator bool() const noexcept { return permitted; }
 };
 
@@ -87,11 +88,12 @@ enum class keyed_rate_limiter_event_kind : std::uint8_t {
 /// One keyed rate limiter event. `key` points to the key for the duration of the listener call.
 template <class Key>
 struct keyed_rate_limiter_event {
-  keyed_rate_limiter_event_kind kind = keyed_rate_limiter_event_kind::permitted;
-  const Key* key = nullptr;
-  std::uint64_t permits = 0;
-  nanoseconds retry_after{};
-  bool lossless = true;
+  keyed_rate_limiter_event_kind kind =
+      keyed_rate_limiter_event_kind::permitted;  ///< What happened.
+  const Key* key = nullptr;   ///< The key concerned (valid during the listener call only).
+  std::uint64_t permits = 0;  ///< Permits requested (`permitted`, `rejected`).
+  nanoseconds retry_after{};  ///< For `rejected`: time until the request could succeed.
+  bool lossless = true;       ///< For `evicted`: the key's bucket was full, so nothing was lost.
 };
 
 /// A snapshot of a keyed limiter's table.
@@ -142,9 +144,9 @@ class basic_keyed_rate_limiter {
                                       } && std::constructible_from<Key, const K&>);
 
  public:
-  using key_type = Key;
-  using clock_type = Clock;
-  using event_type = keyed_rate_limiter_event<Key>;
+  using key_type = Key;                              ///< The key type.
+  using clock_type = Clock;                          ///< The clock it reads.
+  using event_type = keyed_rate_limiter_event<Key>;  ///< What `events()` publishes.
 
   /// A limiter on a default-constructed clock. Throws `config_error` for invalid options.
   explicit basic_keyed_rate_limiter(
@@ -268,6 +270,7 @@ class basic_keyed_rate_limiter {
    */
   class key_policy : public policy_base<key_policy> {
    public:
+    /// The limit of `key` in `owner`; prefer `owner.for_key(key)`.
     key_policy(basic_keyed_rate_limiter& owner, Key key) : owner_(&owner), key_(std::move(key)) {}
 
     /// The policy protocol: one permit of the key per call.

@@ -112,7 +112,7 @@ enum class rate_limiter_event_kind : std::uint8_t {
 
 /// One rate limiter event. Delivered after the state changed, outside any lock.
 struct rate_limiter_event {
-  rate_limiter_event_kind kind = rate_limiter_event_kind::permitted;
+  rate_limiter_event_kind kind = rate_limiter_event_kind::permitted;  ///< What happened.
   /// Permits requested (for `limit_changed`: the new permits per period).
   std::uint64_t permits = 0;
   /// For `permitted`: how long the caller waited (zero for an immediate grant).
@@ -165,8 +165,8 @@ struct rate_limiter_metrics {
 template <resil::clock Clock = steady_clock>
 class basic_rate_limiter : public policy_base<basic_rate_limiter<Clock>> {
  public:
-  using clock_type = Clock;
-  using time_point = typename Clock::time_point;
+  using clock_type = Clock;                       ///< The clock it reads and waits on.
+  using time_point = typename Clock::time_point;  ///< A time on that clock.
 
   /// What a permit carries: when its permits became usable, and how many.
   struct permit_token {
@@ -176,7 +176,7 @@ class basic_rate_limiter : public policy_base<basic_rate_limiter<Clock>> {
     std::int64_t after = 0;     ///< The state the reservation produced.
     bool reservation = false;   ///< From `try_reserve` and still returnable.
   };
-  using permit_type = permit<basic_rate_limiter>;
+  using permit_type = permit<basic_rate_limiter>;  ///< What the `try_acquire` family returns.
 
   /// A limiter on a default-constructed clock. Throws `config_error` for invalid options.
   explicit basic_rate_limiter(

@@ -165,7 +165,7 @@ enum class retry_stop : std::uint8_t {
  * for `succeeded`).
  */
 struct retry_event {
-  retry_event_kind kind = retry_event_kind::succeeded;
+  retry_event_kind kind = retry_event_kind::succeeded;  ///< What happened.
   std::uint32_t attempt = 0;           ///< The attempt that just ended (1 = the first call).
   nanoseconds delay{0};                ///< `retry_scheduled`: the wait before the next attempt.
   retry_stop stop = retry_stop::none;  ///< `exhausted`: why no further attempt was made.
@@ -217,7 +217,7 @@ class basic_retry : public policy_base<basic_retry<Clock>> {
  public:
   /// Calls the rest of the pipeline more than once: arguments are passed as lvalues.
   static constexpr bool repeats_call = true;
-  using clock_type = Clock;
+  using clock_type = Clock;  ///< The clock it reads and waits on.
 
   /// A retry on `clock`. Throws `config_error` for invalid options.
   basic_retry(retry_options options, Clock clock)

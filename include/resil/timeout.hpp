@@ -52,7 +52,7 @@ enum class timeout_event_kind : std::uint8_t {
 
 /// An event published by a timeout to the listeners of `events()`, on the caller's thread.
 struct timeout_event {
-  timeout_event_kind kind;
+  timeout_event_kind kind;  ///< What happened.
   /// The time the call was given: `duration`, or less when an enclosing deadline was earlier.
   nanoseconds budget{};
   /// The time from the call's start until it returned (or until it was refused, when the
@@ -101,8 +101,8 @@ struct timeout_event {
 template <resil::clock Clock = steady_clock>
 class basic_timeout : public policy_base<basic_timeout<Clock>> {
  public:
-  using clock_type = Clock;
-  using time_point = typename Clock::time_point;
+  using clock_type = Clock;                       ///< The clock it reads and waits on.
+  using time_point = typename Clock::time_point;  ///< A time on that clock.
 
   /// A timeout with `options`, measured on `clock`. Throws `config_error` for invalid options.
   explicit basic_timeout(const timeout_options& options, Clock clock = Clock{})

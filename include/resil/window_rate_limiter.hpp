@@ -104,15 +104,15 @@ struct window_rate_limiter_metrics {
 template <resil::clock Clock>
 class basic_window_rate_limiter : public policy_base<basic_window_rate_limiter<Clock>> {
  public:
-  using clock_type = Clock;
-  using time_point = typename Clock::time_point;
+  using clock_type = Clock;                       ///< The clock it reads and waits on.
+  using time_point = typename Clock::time_point;  ///< A time on that clock.
 
   /// What a permit carries: the time it counted at, and how many permits.
   struct permit_token {
-    time_point ready_at{};
-    std::uint64_t permits = 0;
+    time_point ready_at{};      ///< The time the grant counted at.
+    std::uint64_t permits = 0;  ///< How many permits were granted.
   };
-  using permit_type = permit<basic_window_rate_limiter>;
+  using permit_type = permit<basic_window_rate_limiter>;  ///< What `try_acquire` returns.
 
   basic_window_rate_limiter(const basic_window_rate_limiter&) = delete;
   basic_window_rate_limiter& operator=(const basic_window_rate_limiter&) = delete;
@@ -182,6 +182,7 @@ class basic_window_rate_limiter : public policy_base<basic_window_rate_limiter<C
   }
 
  protected:
+  /// For the two public limiters: `limit` permits per `window`, counted in `segments` parts.
   basic_window_rate_limiter(std::uint64_t limit, nanoseconds window, std::uint32_t segments,
                             Clock clock)
       : clock_(std::move(clock)),

@@ -23,6 +23,7 @@ enum class verdict : std::uint8_t {
   ignored,  ///< Counts as neither (a breaker returns the permit uncounted; a retry stops).
 };
 
+/// @cond detail
 namespace detail {
 
 template <class F>
@@ -96,6 +97,7 @@ template <class E>
 }
 
 }  // namespace detail
+/// @endcond
 
 /**
  * Decides what counts as a failure. Every policy that reacts to failures (circuit breaker, retry,
@@ -137,6 +139,7 @@ class classifier {
     (add_exception_rule(verdict::failure, &detail::holds<E>), ...);
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.failure_on(...)` chains by value.
   template <class... E>
   classifier failure_on() && {
     return std::move(failure_on<E...>());
@@ -148,6 +151,7 @@ class classifier {
     (add_exception_rule(verdict::ignored, &detail::holds<E>), ...);
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.ignore(...)` chains by value.
   template <class... E>
   classifier ignore() && {
     return std::move(ignore<E...>());
@@ -159,6 +163,7 @@ class classifier {
     add_exception_predicate(verdict::failure, std::move(pred));
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.failure_if(...)` chains by value.
   template <class F>
   classifier failure_if(F pred) && {
     return std::move(failure_if(std::move(pred)));
@@ -170,6 +175,7 @@ class classifier {
     add_exception_predicate(verdict::ignored, std::move(pred));
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.ignore_if(...)` chains by value.
   template <class F>
   classifier ignore_if(F pred) && {
     return std::move(ignore_if(std::move(pred)));
@@ -182,6 +188,7 @@ class classifier {
     add_value_rule<V>(verdict::failure, std::move(pred));
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.failure_if_result(...)` chains by value.
   template <class V = void, class F>
   classifier failure_if_result(F pred) && {
     return std::move(failure_if_result<V>(std::move(pred)));
@@ -193,6 +200,7 @@ class classifier {
     add_value_rule<V>(verdict::ignored, std::move(pred));
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.ignore_if_result(...)` chains by value.
   template <class V = void, class F>
   classifier ignore_if_result(F pred) && {
     return std::move(ignore_if_result<V>(std::move(pred)));
@@ -203,6 +211,7 @@ class classifier {
     error_rules_.push_back({verdict::failure, std::move(pred)});
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.failure_if_error(...)` chains by value.
   classifier failure_if_error(std::function<bool(const std::error_code&)> pred) && {
     return std::move(failure_if_error(std::move(pred)));
   }
@@ -212,6 +221,7 @@ class classifier {
     error_rules_.push_back({verdict::ignored, std::move(pred)});
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.ignore_if_error(...)` chains by value.
   classifier ignore_if_error(std::function<bool(const std::error_code&)> pred) && {
     return std::move(ignore_if_error(std::move(pred)));
   }
@@ -222,6 +232,7 @@ class classifier {
     count_rejections_ = on;
     return *this;
   }
+  /// The same, on a temporary: `resil::classifier{}.count_rejections(true)` chains by value.
   classifier count_rejections(bool on) && { return std::move(count_rejections(on)); }
 
   /// True when some rule looks at returned values (`failure_if_result`, `ignore_if_result`).

@@ -100,12 +100,13 @@ class waiter {
   /// For clocks that schedule their waiters themselves (`virtual_clock`).
   class hook {
    public:
+    /// Called once per `notify()` or `interrupt()` of `w`, outside `w`'s lock; must not throw.
     virtual void on_signal(waiter& w) noexcept = 0;
 
    protected:
-    hook() = default;
-    hook(const hook&) = default;
-    hook& operator=(const hook&) = default;
+    hook() = default;                        ///< Only derived classes construct a hook.
+    hook(const hook&) = default;             ///< Copyable by derived classes.
+    hook& operator=(const hook&) = default;  ///< Copyable by derived classes.
     ~hook() = default;
   };
 
@@ -206,12 +207,14 @@ inline bool real_sleep_until(std::chrono::steady_clock::time_point t, const std:
  * Stateless; thread-safe.
  */
 struct steady_clock {
-  using duration = nanoseconds;
-  using rep = duration::rep;
-  using period = duration::period;
+  using duration = nanoseconds;     ///< Durations are nanoseconds.
+  using rep = duration::rep;        ///< `std::chrono` clock requirement.
+  using period = duration::period;  ///< `std::chrono` clock requirement.
+  /// The same time point type as `std::chrono::steady_clock`.
   using time_point = std::chrono::steady_clock::time_point;
-  static constexpr bool is_steady = true;
+  static constexpr bool is_steady = true;  ///< Monotonic.
 
+  /// The current time.
   [[nodiscard]] static time_point now() noexcept { return std::chrono::steady_clock::now(); }
   /// Sleeps until `t`; returns false if `st` is stopped first.
   static bool sleep_until(time_point t, const std::stop_token& st = {}) {
@@ -231,12 +234,14 @@ struct steady_clock {
  * Stateless; thread-safe.
  */
 struct coarse_clock {
-  using duration = nanoseconds;
-  using rep = duration::rep;
-  using period = duration::period;
+  using duration = nanoseconds;     ///< Durations are nanoseconds.
+  using rep = duration::rep;        ///< `std::chrono` clock requirement.
+  using period = duration::period;  ///< `std::chrono` clock requirement.
+  /// The same time point type as `std::chrono::steady_clock`.
   using time_point = std::chrono::steady_clock::time_point;
-  static constexpr bool is_steady = true;
+  static constexpr bool is_steady = true;  ///< Monotonic.
 
+  /// The current time, to the last kernel tick (about 1-4 ms).
   [[nodiscard]] static time_point now() noexcept {
 #if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
     timespec ts{};
@@ -274,17 +279,18 @@ struct coarse_clock {
  */
 class manual_clock {
  public:
-  using duration = nanoseconds;
-  using rep = duration::rep;
-  using period = duration::period;
-  using time_point = std::chrono::time_point<manual_clock, nanoseconds>;
-  static constexpr bool is_steady = false;  // set() may move it backwards
+  using duration = nanoseconds;     ///< Durations are nanoseconds.
+  using rep = duration::rep;        ///< `std::chrono` clock requirement.
+  using period = duration::period;  ///< `std::chrono` clock requirement.
+  using time_point = std::chrono::time_point<manual_clock, nanoseconds>;  ///< Its own epoch.
+  static constexpr bool is_steady = false;  ///< False: `set()` may move it backwards.
 
   /// A new timeline starting at `start`.
   explicit manual_clock(time_point start = time_point{}) : state_(std::make_shared<state>()) {
     state_->now.store(start.time_since_epoch().count(), std::memory_order_relaxed);
   }
 
+  /// The current time on the shared timeline.
   [[nodiscard]] time_point now() const noexcept {
     return time_point{nanoseconds{state_->now.load(std::memory_order_acquire)}};
   }

@@ -15,8 +15,8 @@
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
-#define RESIL_LIKELY(x) __builtin_expect(!!(x), 1)
-#define RESIL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RESIL_LIKELY(x) __builtin_expect(!!(x), 1)    ///< Hints that `x` is usually true.
+#define RESIL_UNLIKELY(x) __builtin_expect(!!(x), 0)  ///< Hints that `x` is usually false.
 #else
 #define RESIL_LIKELY(x) (x)
 #define RESIL_UNLIKELY(x) (x)

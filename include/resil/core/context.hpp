@@ -92,12 +92,14 @@ class context {
 
   /// A saved deadline, to restore when a scope that tightened it ends.
   struct saved_deadline {
-    detail::clock_ref clock;
-    std::int64_t deadline;
+    detail::clock_ref clock;  ///< The clock the deadline was set on (none if unset).
+    std::int64_t deadline;    ///< The deadline, in that clock's ticks since its epoch.
   };
+  /// The current deadline, to give to `restore_deadline` later.
   [[nodiscard]] saved_deadline save_deadline() const noexcept {
     return {deadline_clock_, deadline_};
   }
+  /// Puts back a deadline saved by `save_deadline` (e.g. when a timeout's scope ends).
   void restore_deadline(const saved_deadline& s) noexcept {
     deadline_clock_ = s.clock;
     deadline_ = s.deadline;

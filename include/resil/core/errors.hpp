@@ -82,13 +82,16 @@ class error_category_impl final : public std::error_category {
  */
 class rejected_error : public std::system_error {
  public:
+  /// A rejection with the code `e`.
   explicit rejected_error(errc e) : std::system_error(make_error_code(e)) {}
+  /// A rejection with the code `e` and an explanation, prefixed to the code's message.
   rejected_error(errc e, const std::string& what) : std::system_error(make_error_code(e), what) {}
 };
 
 /// Thrown by the throwing API when a circuit breaker refuses a call.
 class circuit_open_error : public rejected_error {
  public:
+  /// A rejection by an open (or full half-open) breaker, due to admit a probe in `remaining_delay`.
   explicit circuit_open_error(std::chrono::nanoseconds remaining_delay = {})
       : rejected_error(errc::circuit_open), remaining_delay_(remaining_delay) {}
   /// How long until the breaker will admit a probe (zero when unknown or already due).
@@ -109,6 +112,7 @@ class bulkhead_full_error : public rejected_error {
 /// Thrown by the throwing API when a rate limiter refuses a call.
 class rate_limited_error : public rejected_error {
  public:
+  /// A rejection by a rate limiter; the request could be granted in `retry_after`.
   explicit rate_limited_error(std::chrono::nanoseconds retry_after = {})
       : rejected_error(errc::rate_limited), retry_after_(retry_after) {}
   /// How long until the request could be granted (zero when unknown).
@@ -146,6 +150,7 @@ class cancelled_error : public std::system_error {
  */
 class config_error : public std::invalid_argument {
  public:
+  /// An error about the option `field` (qualified name), with the full `message`.
   config_error(std::string field, const std::string& message)
       : std::invalid_argument(message), field_(std::move(field)) {}
   /// The qualified name of the offending option.
@@ -158,8 +163,8 @@ class config_error : public std::invalid_argument {
 /// A problem found in options by `validate()`: the qualified field name and a full message, as
 /// `config_error` would carry them. For builds without exceptions, which cannot catch one.
 struct config_problem {
-  std::string field;
-  std::string message;
+  std::string field;    ///< The qualified option name, e.g. "retry_options.max_attempts".
+  std::string message;  ///< The full message, naming the option, its value and the rule.
 };
 
 }  // namespace resil

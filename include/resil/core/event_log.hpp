@@ -31,7 +31,7 @@ class event_log {
   struct entry {
     std::uint64_t seq;                ///< 1 for the first event ever recorded, then 2, 3, ...
     typename Clock::time_point time;  ///< When it was recorded, on the log's clock.
-    Event event;
+    Event event;                      ///< The event itself (a copy).
   };
 
   /// A log of the last `capacity` events (at least 1).

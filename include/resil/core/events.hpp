@@ -36,6 +36,7 @@ enum class subscription : std::uint64_t {};
 template <class Event>
 class event_publisher {
  public:
+  /// A listener: called with each event, on the publishing thread, outside any lock.
   using listener = std::function<void(const Event&)>;
 
   event_publisher() = default;

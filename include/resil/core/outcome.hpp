@@ -111,7 +111,7 @@ class [[nodiscard]] outcome {
   static constexpr bool is_ref = std::is_reference_v<T>;
 
  public:
-  using value_type = T;
+  using value_type = T;  ///< The value type (`void` and references allowed).
 
   /// A successful `outcome<void>`.
   outcome() noexcept requires is_void : state_(std::in_place_index<0>) {}
@@ -157,6 +157,7 @@ class [[nodiscard]] outcome {
 
   /// True when the outcome holds a value.
   [[nodiscard]] bool has_value() const noexcept { return state_.index() == 0; }
+  /// True when the outcome holds a value (as `has_value()`).
   [[nodiscard]] explicit operator bool() const noexcept { return has_value(); }
   /// True when the callable threw.
   [[nodiscard]] bool has_exception() const noexcept { return state_.index() == 1; }
@@ -165,20 +166,27 @@ class [[nodiscard]] outcome {
 
   /// The value; otherwise rethrows the exception or throws the error's resil exception.
   decltype(auto) value() & { return get<std::add_lvalue_reference_t<T>>(*this); }
+  /// @overload
   decltype(auto) value() const& { return get<std::add_lvalue_reference_t<const T>>(*this); }
+  /// @overload
   decltype(auto) value() && { return get<std::add_rvalue_reference_t<T>>(std::move(*this)); }
 
   /// The value (unchecked in release builds: the caller has tested `has_value()`).
   decltype(auto) operator*() & { return value(); }
+  /// @overload
   decltype(auto) operator*() const& { return value(); }
+  /// @overload
   decltype(auto) operator*() && { return std::move(*this).value(); }
+  /// Member access to the value (checked as `value()` is).
   auto operator->() { return std::addressof(value()); }
+  /// @overload
   auto operator->() const { return std::addressof(value()); }
 
   /// The value, or `fallback` converted to `T` when there is none.
   template <class U>
   requires(!is_void && !is_ref) T value_or(U&& fallback)
   const& { return has_value() ? std::get<0>(state_) : static_cast<T>(std::forward<U>(fallback)); }
+  /// @overload
   template <class U>
   requires(!is_void && !is_ref) T value_or(U&& fallback) && {
     return has_value() ? std::move(std::get<0>(state_)) : static_cast<T>(std::forward<U>(fallback));

@@ -28,11 +28,14 @@ namespace resil {
 template <class Owner>
 class [[nodiscard]] permit {
  public:
-  using token_type = typename Owner::permit_token;
+  using token_type = typename Owner::permit_token;  ///< What the owner remembers per permit.
 
+  /// A permit of `owner` carrying `token`; only owners create permits.
   permit(Owner& owner, token_type token) noexcept : owner_(&owner), token_(std::move(token)) {}
+  /// Takes over `other`'s reservation; `other` is left empty.
   permit(permit&& other) noexcept
       : owner_(std::exchange(other.owner_, nullptr)), token_(std::move(other.token_)) {}
+  /// Releases the reservation held (if any), then takes over `other`'s.
   permit& operator=(permit&& other) noexcept {
     if (this != &other) {
       release();

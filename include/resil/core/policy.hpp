@@ -66,6 +66,9 @@ concept policy = requires(P& p, context& ctx, detail::next_archetype& next) {
 template <class Derived>
 class policy_base {
  public:
+  /// Runs `f(args...)` through the policy in a fresh context; never throws.
+  ///
+  ///     resil::outcome<menu> r = breaker.try_execute(fetch_menu, restaurant_id);
   template <class F, class... Args>
   [[nodiscard]] auto try_execute(F&& f, Args&&... args)
       -> outcome<detail::checked_call_result_t<F, Args...>> {
@@ -73,6 +76,8 @@ class policy_base {
     return try_execute_in(ctx, std::forward<F>(f), std::forward<Args>(args)...);
   }
 
+  /// Runs `f(args...)` through the policy inside the caller's context `ctx` (its deadline, stop
+  /// token and per-call classifier apply); never throws.
   template <class F, class... Args>
   [[nodiscard]] auto try_execute_in(context& ctx, F&& f, Args&&... args)
       -> outcome<detail::checked_call_result_t<F, Args...>> {
@@ -92,12 +97,18 @@ class policy_base {
   }
 
 #if RESIL_HAS_EXCEPTIONS
+  /// Runs `f(args...)` (returning `void`) through the policy; throws the callable's exception
+  /// or the rejection (`circuit_open_error`, `bulkhead_full_error`, ...).
   template <class F, class... Args>
   requires std::is_void_v<detail::checked_call_result_t<F, Args...>>
   void execute(F&& f, Args&&... args) {
     try_execute(std::forward<F>(f), std::forward<Args>(args)...).throw_if_failed();
   }
 
+  /// Runs `f(args...)` through the policy and returns its value; throws the callable's
+  /// exception or the rejection (`circuit_open_error`, `bulkhead_full_error`, ...).
+  ///
+  ///     menu m = breaker.execute(fetch_menu, restaurant_id);
   template <class F, class... Args>
   requires(!std::is_void_v<detail::checked_call_result_t<F, Args...>>)
       [[nodiscard]] auto execute(F&& f, Args&&... args)
@@ -105,12 +116,14 @@ class policy_base {
     return try_execute(std::forward<F>(f), std::forward<Args>(args)...).value();
   }
 
+  /// `execute` for a `void` callable, inside the caller's context `ctx`.
   template <class F, class... Args>
   requires std::is_void_v<detail::checked_call_result_t<F, Args...>>
   void execute_in(context& ctx, F&& f, Args&&... args) {
     try_execute_in(ctx, std::forward<F>(f), std::forward<Args>(args)...).throw_if_failed();
   }
 
+  /// `execute`, inside the caller's context `ctx`.
   template <class F, class... Args>
   requires(!std::is_void_v<detail::checked_call_result_t<F, Args...>>)
       [[nodiscard]] auto execute_in(context& ctx, F&& f, Args&&... args)

@@ -39,18 +39,22 @@ concept random_generator =
  */
 class splitmix64 {
  public:
-  using result_type = std::uint64_t;
+  using result_type = std::uint64_t;  ///< 64 random bits per draw.
 
   /// A generator seeded with `seed` (the same seed gives the same sequence).
   explicit splitmix64(std::uint64_t seed = 0x5EED5EED5EED5EEDULL) noexcept : state_(seed) {}
+  /// A generator that continues from `other`'s current state, independently.
   splitmix64(const splitmix64& other) noexcept
       : state_(other.state_.load(std::memory_order_relaxed)) {}
+  /// Continues from `other`'s current state.
   splitmix64& operator=(const splitmix64& other) noexcept {
     state_.store(other.state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     return *this;
   }
 
+  /// Smallest value (0): UniformRandomBitGenerator requirement.
   static constexpr result_type min() noexcept { return 0; }
+  /// Largest value (2^64 - 1): UniformRandomBitGenerator requirement.
   static constexpr result_type max() noexcept { return std::numeric_limits<result_type>::max(); }
 
   /// The next 64 random bits.

@@ -85,6 +85,7 @@ struct window_update {
   /// True when `totals` is the window as of this sample. Under concurrency a count window may
   /// rarely skip it (a slot it needs is not published yet); a later record then reports it.
   bool has_totals = false;
+  /// The window's totals right after this sample (meaningful when `has_totals`).
   window_totals totals{};
 };
 

@@ -59,11 +59,11 @@ class virtual_clock {
   struct state;
 
  public:
-  using duration = nanoseconds;
-  using rep = duration::rep;
-  using period = duration::period;
-  using time_point = std::chrono::time_point<virtual_clock, nanoseconds>;
-  static constexpr bool is_steady = true;
+  using duration = nanoseconds;     ///< Durations are nanoseconds.
+  using rep = duration::rep;        ///< `std::chrono` clock requirement.
+  using period = duration::period;  ///< `std::chrono` clock requirement.
+  using time_point = std::chrono::time_point<virtual_clock, nanoseconds>;  ///< Its own epoch.
+  static constexpr bool is_steady = true;  ///< Simulated time never goes backwards.
 
   /// A new timeline starting at `start`, with no participant.
   explicit virtual_clock(time_point start = time_point{}) : state_(std::make_shared<state>()) {
@@ -170,7 +170,9 @@ class virtual_clock {
   class thread {
    public:
     thread() = default;
+    /// Takes over `other`'s thread.
     thread(thread&&) noexcept = default;
+    /// Stops and joins the thread held, if any, then takes over `other`'s.
     thread& operator=(thread&& other) noexcept {
       if (this != &other) {
         finish();
@@ -186,6 +188,7 @@ class virtual_clock {
 
     /// Asks the thread to stop (its `std::stop_token` fires).
     bool request_stop() noexcept { return t_.request_stop(); }
+    /// True while the handle holds a thread not yet joined.
     [[nodiscard]] bool joinable() const noexcept { return t_.joinable(); }
     /// Waits for the thread to finish (through the clock when called by a participant).
     void join() {
@@ -194,6 +197,7 @@ class virtual_clock {
       }
       t_.join();
     }
+    /// The token `request_stop` triggers (the one the thread's function received).
     [[nodiscard]] std::stop_token get_stop_token() const noexcept { return t_.get_stop_token(); }
 
    private:
@@ -212,6 +216,7 @@ class virtual_clock {
     std::jthread t_;
   };
 
+  /// What `spawn` (`daemon` false) and `spawn_daemon` (true) do; prefer those two.
   template <class F>
   [[nodiscard]] thread spawn_participant(F&& f, bool daemon) const {
     auto start = std::make_unique<entry>();
@@ -236,6 +241,7 @@ class virtual_clock {
    */
   class participant {
    public:
+    /// Joins `c`'s timeline; returns when it is this thread's turn to run.
     explicit participant(const virtual_clock& c)
         : state_(c.state_), start_(std::make_unique<entry>()) {
       state_->admit(*start_, false);
