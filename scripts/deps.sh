@@ -8,6 +8,7 @@ packages=(
   catch2                                               # tests (Catch2 v2)
   libfmt-dev                                           # examples, benches, resil/fmt.hpp
   libbenchmark-dev                                     # bench/
+  spin                                                 # model/ (scripts/model-check.sh)
 )
 
 missing=()
