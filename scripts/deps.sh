@@ -11,6 +11,7 @@ packages=(
   libbenchmark-dev                                     # bench/
   libcpp-httplib-dev                                   # examples/delivery/http (delivery serve)
   doxygen                                              # API reference (scripts/doxygen.sh)
+  spin                                                 # model/ (scripts/model-check.sh)
   "$@"                                                 # optional extras asked for
 )
 

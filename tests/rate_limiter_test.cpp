@@ -651,6 +651,20 @@ TEST_CASE(
   CHECK(l.retry_after() == nanoseconds::max());
 }
 
+TEST_CASE(
+    "rate_limiter: at the end of time retry_after agrees with try_acquire (found by fuzz_config)",
+    "[rate_limiter]") {
+  const manual_clock clock;
+  limiter l{{.permits = 10, .period = 1s, .burst = 3}, clock};
+  clock.set(manual_clock::time_point::max());
+  for (int i = 0; i < 3; ++i) {
+    CHECK(l.retry_after() == nanoseconds::zero());  // was "never" while a permit was there
+    CHECK(l.try_acquire());
+  }
+  CHECK(l.retry_after() == nanoseconds::max());
+  CHECK_FALSE(l.try_acquire());
+}
+
 TEST_CASE("rate_limiter: set_limit changes the rate at run time, keeping the permits available",
           "[rate_limiter]") {
   const manual_clock clock;

@@ -468,7 +468,8 @@ nanoseconds basic_rate_limiter<Clock>::wait_from(std::int64_t w, std::int64_t t,
   if (n > p.burst) return nanoseconds::max();
   const std::int64_t ready =
       detail::gcra_ready(p, w >> 2, t, epoch_, detail::to_units(t, epoch_, p), n);
-  if (ready == std::numeric_limits<std::int64_t>::max()) return nanoseconds::max();
+  // A ready time at the end of time is "never", unless it is now (the clock is there itself).
+  if (ready == std::numeric_limits<std::int64_t>::max() && ready != t) return nanoseconds::max();
   if (detail::gcra_next(p, w >> 2, detail::to_units(ready, epoch_, p), n) == detail::gcra_refused) {
     return nanoseconds::max();
   }

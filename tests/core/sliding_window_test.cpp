@@ -347,6 +347,36 @@ TEST_CASE("time_window: a jump of a hundred years costs O(buckets), not O(elapse
   CHECK(w.record({}, century).totals == window_totals{1, 0, 0});
 }
 
+TEST_CASE(
+    "time_window: a jump of an exact multiple of 65536 buckets does not bring the dead buckets' "
+    "counts back (found by fuzz_window_diff)",
+    "[sliding_window]") {
+  // Slots are tagged with the bucket index modulo 2^16: after such a jump every dead bucket
+  // carries the tag of the new bucket sharing its slot.
+  for (const std::uint32_t size : {1U, 3U, 7U}) {
+    for (const std::int64_t width : {std::int64_t{1}, std::int64_t{1'000'000'000}}) {
+      INFO("size " << size << ", width " << width);
+      resil::time_window w{size, resil::nanoseconds{width}};
+      const std::int64_t start = 5 * width;
+      for (std::uint32_t i = 0; i < size; ++i) {
+        (void)w.record({.failed = true, .slow = true}, start + i * width);
+      }
+      CHECK(w.totals(start + (size - 1) * width) == window_totals{size, size, size});
+      const std::int64_t jump = std::int64_t{65536} * size * width;
+      CHECK(w.totals(start + (size - 1) * width + jump) == window_totals{});
+      CHECK(w.record({}, start + (size - 1) * width + jump).totals == window_totals{1, 0, 0});
+      // The same through a record (not a read) that makes the jump.
+      resil::time_window v{size, resil::nanoseconds{width}};
+      (void)v.record({.failed = true}, start);
+      CHECK(v.record({}, start + jump).totals == window_totals{1, 0, 0});
+    }
+  }
+  // Ten years in nanosecond buckets is 2^17 x an odd number of buckets.
+  resil::time_window w{1, 1ns};
+  (void)w.record({.failed = true}, 0);
+  CHECK(w.record({}, 315'360'000'000'000'000).totals == window_totals{1, 0, 0});
+}
+
 TEST_CASE("time_window: works at the extremes of the clock (R4j PR #66)", "[sliding_window]") {
   for (const std::int64_t start : {i64_min, i64_min + 1, std::int64_t{-1}, std::int64_t{0},
                                    i64_max - std::int64_t{5'000'000'000}}) {

@@ -438,18 +438,39 @@ class time_window {
   void advance_to(std::int64_t b) noexcept {
     std::int64_t h = head_.load();
     while (b > h) {
+      // A jump past the whole window: every bucket in it is dead, but a dead one whose index
+      // equals the new one's modulo 2^16 carries the same tag, and `touch` would keep its
+      // counts. Such a slot is emptied here. Only the head bucket's slot can also receive new
+      // samples (records go to the head), so its words are read before the jump: unchanged
+      // after it, they hold only the dead bucket's counts.
+      const bool whole = static_cast<std::uint64_t>(b) - static_cast<std::uint64_t>(h) >= buckets_;
+      std::uint64_t before[3] = {0, 0, 0};
+      if (whole) {
+        for (unsigned f = 0; f < 3; ++f) before[f] = slots_[index(b)].word[f].load();
+      }
       if (head_.compare_exchange_weak(h, b)) {
         std::uint64_t n = static_cast<std::uint64_t>(b) - static_cast<std::uint64_t>(h);
         if (n > buckets_) n = buckets_;
         for (std::uint64_t k = 0; k < n; ++k) {
           const std::int64_t j = b - static_cast<std::int64_t>(k);
           for (auto f : {field::calls, field::failed, field::slow}) {
+            if (whole) drop_alias(f, j, k == 0 ? &before[static_cast<unsigned>(f)] : nullptr);
             if (touch(f, j, 0, nullptr) == step::moved) return;
           }
         }
         return;
       }
     }
+  }
+
+  // Empties field f of bucket j's slot if it holds a dead bucket with j's tag (see advance_to);
+  // with `before`, only if the word is still the one read before the jump.
+  void drop_alias(field f, std::int64_t j, const std::uint64_t* before) noexcept {
+    auto& word = slots_[index(j)].word[static_cast<unsigned>(f)];
+    std::uint64_t w = word.load();
+    if ((w & tag_mask) != tag(j) || (w & count_mask) == 0) return;
+    if (before != nullptr && w != *before) return;
+    if (word.compare_exchange_strong(w, tag(j) | (w & ver_mask))) subtract(f, w & count_mask);
   }
 
   [[nodiscard]] window_totals read_totals() const noexcept {
