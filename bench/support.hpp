@@ -11,18 +11,19 @@ namespace resil_bench {
 /// The protected call: cheap, but never inlined, so the raw call costs one real call.
 [[gnu::noinline]] int work(int x) noexcept;
 
-/// Heap allocations made by the calling thread so far (counted by a global operator new).
+/// Heap allocations made by the calling thread so far (counted by the global operator new,
+/// every form of it: plain, array, nothrow and over-aligned).
 std::uint64_t allocations() noexcept;
 
-/// Reports heap allocations per iteration as the counter "allocs/call".
+/// Reports heap allocations per call as the counter "allocs/call". With several threads each
+/// thread's count is summed and divided by the iterations of all threads: allocations per call.
 class allocation_report {
  public:
   explicit allocation_report(benchmark::State& state) noexcept
       : state_(state), start_(allocations()) {}
   ~allocation_report() {
     const auto n = static_cast<double>(allocations() - start_);
-    state_.counters["allocs/call"] =
-        benchmark::Counter(n, benchmark::Counter::kAvgIterations | benchmark::Counter::kAvgThreads);
+    state_.counters["allocs/call"] = benchmark::Counter(n, benchmark::Counter::kAvgIterations);
   }
   allocation_report(const allocation_report&) = delete;
   allocation_report& operator=(const allocation_report&) = delete;
