@@ -74,33 +74,36 @@ class backoff {
   backoff() noexcept = default;
 
   /// `delay` before every retry.
-  [[nodiscard]] static backoff constant(nanoseconds delay) noexcept {
+  [[nodiscard]] static backoff constant(time_span delay) noexcept {
     backoff b;
     b.shape_ = shape::constant;
     b.base_ = delay;
     b.cap_ = delay;
+    b.fits_ = delay.fits();
     return b;
   }
 
   /// `base`, then `base + step`, `base + 2·step`, ..., never more than `cap`.
-  [[nodiscard]] static backoff linear(nanoseconds base, nanoseconds step,
-                                      nanoseconds cap = nanoseconds::max()) noexcept {
+  [[nodiscard]] static backoff linear(time_span base, time_span step,
+                                      time_span cap = nanoseconds::max()) noexcept {
     backoff b;
     b.shape_ = shape::linear;
     b.base_ = base;
     b.step_ = step;
     b.cap_ = cap;
+    b.fits_ = base.fits() && step.fits() && cap.fits();
     return b;
   }
 
   /// `base`, then `base·multiplier`, `base·multiplier²`, ..., never more than `cap`.
-  [[nodiscard]] static backoff exponential(nanoseconds base, double multiplier = 2.0,
-                                           nanoseconds cap = nanoseconds::max()) noexcept {
+  [[nodiscard]] static backoff exponential(time_span base, double multiplier = 2.0,
+                                           time_span cap = nanoseconds::max()) noexcept {
     backoff b;
     b.shape_ = shape::exponential;
     b.base_ = base;
     b.multiplier_ = multiplier;
     b.cap_ = cap;
+    b.fits_ = base.fits() && cap.fits();
     return b;
   }
 
@@ -180,6 +183,9 @@ class backoff {
   /// The first invalid parameter, if any, reported under the name `field`.
   [[nodiscard]] std::optional<config_problem> validate(std::string_view field = "backoff") const {
     detail::config_check c{field};
+    c.require(fits_, "durations", base_,
+              "a base, step or cap does not fit in 64-bit nanoseconds (more than about 292 "
+              "years, or not a finite number)");
     c.require(base_.count() >= 0, "base", base_, "must not be negative");
     c.require(step_.count() >= 0, "step", step_, "must not be negative");
     c.require(multiplier_ >= 1.0 && multiplier_ < std::numeric_limits<double>::infinity(),
@@ -276,6 +282,7 @@ class backoff {
   double multiplier_ = 1.0;
   nanoseconds cap_{0};
   double factor_ = 0.0;
+  bool fits_ = true;  // every duration given was representable
 };
 
 }  // namespace resil

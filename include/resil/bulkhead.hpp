@@ -44,11 +44,12 @@ struct bulkhead_options {
   /// How long a call may wait for a free slot (in FIFO order) before it is rejected with
   /// `errc::bulkhead_full`. Zero rejects at once; `nanoseconds::max()` waits without limit (still
   /// bounded by the call's deadline and stop token). Negative values are invalid.
-  nanoseconds max_wait = nanoseconds::zero();
+  time_span max_wait = nanoseconds::zero();
 
   /// The first invalid field, if any (what the constructor would throw as `config_error`).
   [[nodiscard]] std::optional<config_problem> validate() const {
     detail::config_check c{"bulkhead_options"};
+    c.require_fits(max_wait, "max_wait");
     c.require(max_concurrent >= 1, "max_concurrent", max_concurrent, "must be at least 1");
     c.require(max_concurrent <= max_concurrent_limit, "max_concurrent", max_concurrent,
               "must be at most 2147483647");

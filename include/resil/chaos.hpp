@@ -37,8 +37,8 @@ namespace resil {
  *                                     resil::errc::timeout};
  */
 struct chaos_phase {
-  nanoseconds from{0};   ///< Start of the phase (inclusive).
-  nanoseconds until{0};  ///< End of the phase (exclusive).
+  time_span from{nanoseconds{0}};   ///< Start of the phase (inclusive).
+  time_span until{nanoseconds{0}};  ///< End of the phase (exclusive).
   double rate = 1.0;     ///< Injection rate in [0, 1] during the phase.
 };
 
@@ -66,6 +66,8 @@ struct chaos_options {
     c.require(injection_rate >= 0.0 && injection_rate <= 1.0, "injection_rate", injection_rate,
               "must be in [0, 1]");
     for (const auto& p : schedule) {
+      c.require_fits(p.from, "schedule.from");
+      c.require_fits(p.until, "schedule.until");
       c.require(p.rate >= 0.0 && p.rate <= 1.0, "schedule.rate", p.rate, "must be in [0, 1]");
       c.require(p.from.count() >= 0, "schedule.from", p.from, "must not be negative");
       c.require(p.until > p.from, "schedule.until", p.until, "must be after the phase's from");
@@ -270,9 +272,10 @@ template <clock Clock = steady_clock>
 class basic_chaos_latency : public policy_base<basic_chaos_latency<Clock>>,
                             public detail::chaos_base<Clock> {
  public:
-  basic_chaos_latency(const chaos_options& o, nanoseconds latency, const Clock& clock = Clock{})
+  basic_chaos_latency(const chaos_options& o, time_span latency, const Clock& clock = Clock{})
       : detail::chaos_base<Clock>(o, clock, "chaos_latency_options"), latency_(latency) {
     detail::config_check c{"chaos_latency"};
+    c.require_fits(latency, "latency");
     c.require(latency.count() >= 0, "latency", latency, "must not be negative");
     detail::raise_if(std::move(c).result());
   }

@@ -109,8 +109,8 @@ struct health_result {
 struct health_check_options {
   std::vector<std::string> tags{};
   bool critical = true;
-  nanoseconds timeout = std::chrono::seconds{5};
-  nanoseconds interval = std::chrono::seconds{10};
+  time_span timeout = std::chrono::seconds{5};
+  time_span interval = std::chrono::seconds{10};
   std::uint32_t unhealthy_threshold = 1;
   std::uint32_t healthy_threshold = 1;
   bool background = false;
@@ -119,6 +119,8 @@ struct health_check_options {
   [[nodiscard]] std::optional<config_problem> validate(
       std::string_view name = "health_check_options") const {
     detail::config_check c{name};
+    c.require_fits(timeout, "timeout");
+    c.require_fits(interval, "interval");
     c.require(timeout.count() > 0, "timeout", timeout, "must be positive");
     c.require(interval.count() > 0, "interval", interval, "must be positive");
     c.require(unhealthy_threshold >= 1, "unhealthy_threshold", unhealthy_threshold,

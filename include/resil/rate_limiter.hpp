@@ -45,13 +45,13 @@ struct rate_limiter_options {
   /// Permits per `period`: the refill rate. Must be positive, and at most one per nanosecond.
   std::uint64_t permits = 100;
   /// The period `permits` refer to. At least 1 µs.
-  nanoseconds period = std::chrono::seconds{1};
+  time_span period = std::chrono::seconds{1};
   /// Bucket capacity: the most permits granted at once after an idle spell. Unset means
   /// `permits`; 1 spreads grants evenly ("smooth"). Must be positive.
   std::optional<std::uint64_t> burst = std::nullopt;
   /// How long `execute` / `try_execute` may wait for a permit: zero rejects at once,
   /// `nanoseconds::max()` waits as long as needed. Never past the call's deadline.
-  nanoseconds max_wait = nanoseconds::zero();
+  time_span max_wait = nanoseconds::zero();
 
   /// `burst`, or `permits` when it is unset.
   [[nodiscard]] std::uint64_t effective_burst() const noexcept { return burst.value_or(permits); }
@@ -61,6 +61,8 @@ struct rate_limiter_options {
   /// exceeds 18 years (the fixed-point form would overflow), a negative `max_wait`.
   [[nodiscard]] std::optional<config_problem> validate() const {
     detail::config_check c{"rate_limiter_options"};
+    c.require_fits(period, "period");
+    c.require_fits(max_wait, "max_wait");
     c.require(permits > 0, "permits", permits, "must be positive");
     c.require(period >= std::chrono::microseconds{1}, "period", period, "must be at least 1us");
     if (c.ok()) {

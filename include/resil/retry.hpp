@@ -100,10 +100,10 @@ struct retry_options {
       resil::backoff::exponential(std::chrono::milliseconds{100}, 2.0, std::chrono::seconds{10});
   /// The longest wait before an attempt, whatever proposed it (backoff, `delay_from_outcome`, a
   /// rejection's retry-after). Unset: `backoff.cap()`. Must not be negative.
-  std::optional<nanoseconds> max_delay{};
+  std::optional<time_span> max_delay{};
   /// Time from the start of the first attempt after which no new attempt starts; an attempt
   /// whose delay would end at or after it is not made. `nanoseconds::max()` = no limit.
-  nanoseconds max_total_duration = nanoseconds::max();
+  time_span max_total_duration = nanoseconds::max();
   /// Which outcomes are retried (failures), end the call (successes) or abort it (ignored).
   resil::classifier classify{};
   /// Computes the delay from the failed outcome (a Retry-After header, a server's push-back):
@@ -127,6 +127,8 @@ struct retry_options {
   /// `max_delay`, a `max_total_duration` that is not positive).
   [[nodiscard]] std::optional<config_problem> validate() const {
     detail::config_check c{"retry_options"};
+    if (max_delay) c.require_fits(*max_delay, "max_delay");
+    c.require_fits(max_total_duration, "max_total_duration");
     c.require(max_attempts >= 1, "max_attempts", max_attempts, "must be at least 1");
     if (!c.ok()) return std::move(c).result();
     if (auto p = backoff.validate("retry_options.backoff")) return p;

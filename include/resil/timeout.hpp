@@ -34,11 +34,12 @@ namespace resil {
 struct timeout_options {
   /// Time allowed for the call, from its start (or from the attempt's start, inside a retry).
   /// Must be positive; `nanoseconds::max()` disables the timeout.
-  nanoseconds duration = std::chrono::seconds{30};
+  time_span duration = std::chrono::seconds{30};
 
   /// The first invalid field, if any (what the constructor would throw as `config_error`).
   [[nodiscard]] std::optional<config_problem> validate() const {
     detail::config_check c{"timeout_options"};
+    c.require_fits(duration, "duration");
     c.require(duration > nanoseconds::zero(), "duration", duration, "must be positive");
     return std::move(c).result();
   }

@@ -38,11 +38,12 @@ struct fixed_window_rate_limiter_options {
   /// Permits per window. Must be positive.
   std::uint64_t limit = 100;
   /// The window length. At least 1 µs.
-  nanoseconds window = std::chrono::seconds{1};
+  time_span window = std::chrono::seconds{1};
 
   /// The first invalid option, if any: a zero limit, a window below 1 µs.
   [[nodiscard]] std::optional<config_problem> validate() const {
     detail::config_check c{"fixed_window_rate_limiter_options"};
+    c.require_fits(window, "window");
     c.require(limit > 0, "limit", limit, "must be positive");
     c.require(window >= std::chrono::microseconds{1}, "window", window, "must be at least 1us");
     return std::move(c).result();
@@ -61,7 +62,7 @@ struct sliding_window_rate_limiter_options {
   /// Permits per window. Must be positive.
   std::uint64_t limit = 100;
   /// The window length. A whole multiple of `segments` nanoseconds, each segment at least 1 µs.
-  nanoseconds window = std::chrono::seconds{1};
+  time_span window = std::chrono::seconds{1};
   /// Segments per window: more segments, a closer approximation of a true sliding window.
   /// Between 1 (a fixed window) and 10'000.
   std::uint32_t segments = 10;
@@ -70,6 +71,7 @@ struct sliding_window_rate_limiter_options {
   /// window that is not a whole number of segments of at least 1 µs.
   [[nodiscard]] std::optional<config_problem> validate() const {
     detail::config_check c{"sliding_window_rate_limiter_options"};
+    c.require_fits(window, "window");
     c.require(limit > 0, "limit", limit, "must be positive");
     c.require(segments >= 1 && segments <= 10'000, "segments", segments,
               "must be between 1 and 10000");

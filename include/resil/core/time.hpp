@@ -49,6 +49,33 @@ template <class Rep, class Period>
   return ns <= hi && ns >= lo;
 }
 
+/**
+ * The type of every duration option: accepts any `std::chrono::duration` (any period, integer or
+ * floating point) and converts it to nanoseconds **without overflow**. A value that does not fit
+ * (`std::chrono::hours::max()`, more than about 292 years, a NaN or infinite floating-point
+ * duration) is clamped and remembered as not fitting, so the policy's `validate()` reports it as
+ * a `config_error` instead of the caller's conversion silently overflowing (Resilience4j #1701).
+ *
+ *     resil::timeout t{{.duration = 250ms}};                       // fine
+ *     resil::timeout u{{.duration = std::chrono::hours::max()}};   // config_error, not UB
+ *
+ * It *is* a `resil::nanoseconds` (it derives from it), so it reads like one.
+ */
+class time_span : public nanoseconds {
+ public:
+  constexpr time_span() noexcept = default;
+  /// Converts `d`, clamping what does not fit.
+  template <class Rep, class Period>
+  constexpr time_span(std::chrono::duration<Rep, Period> d) noexcept  // NOLINT(google-explicit-constructor)
+      : nanoseconds(saturating_nanoseconds(d)), fits_(fits_nanoseconds(d)) {}
+
+  /// False when the duration it was made from did not fit in nanoseconds (it was clamped).
+  [[nodiscard]] constexpr bool fits() const noexcept { return fits_; }
+
+ private:
+  bool fits_ = true;
+};
+
 namespace detail {
 
 [[nodiscard]] constexpr std::int64_t sat_add(std::int64_t a, std::int64_t b) noexcept {

@@ -18,6 +18,7 @@
 
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
+#include "../core/time.hpp"
 
 namespace resil::detail {
 
@@ -56,6 +57,8 @@ std::string format_value(const T& v) {
       if (v == -std::numeric_limits<T>::infinity()) return "-inf";
     }
     return format_number(v);
+  } else if constexpr (std::is_base_of_v<nanoseconds, T> && !std::is_same_v<T, nanoseconds>) {
+    return format_value(static_cast<const nanoseconds&>(v));
   } else if constexpr (is_duration<T>::value) {
     using period = typename T::period;
     auto text = format_value(v.count());
@@ -94,6 +97,13 @@ class config_check {
       problem_ = config_problem{std::move(qualified), std::move(message)};
     }
     return *this;
+  }
+
+  /// Requires that a duration option was representable in nanoseconds (see `time_span`).
+  config_check& require_fits(const time_span& value, std::string_view field) {
+    return require(value.fits(), field, value,
+                   "does not fit in 64-bit nanoseconds (more than about 292 years, or not a "
+                   "finite number)");
   }
 
   [[nodiscard]] bool ok() const noexcept { return !problem_; }
