@@ -14,8 +14,8 @@
 namespace {
 
 void raw_call(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) benchmark::DoNotOptimize(x = resil_bench::work(x));
 }
 BENCHMARK(raw_call);
@@ -53,8 +53,8 @@ BENCHMARK(floor_mutex_lock_unlock)->Threads(2)->UseRealTime();
 // Building a std::function around a small capture (no allocation) and calling it once: what
 // every hand-written baseline pays per call before its own logic.
 void floor_std_function_build_and_call(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     const std::function<int()> f = [&x] { return resil_bench::work(x); };
     benchmark::DoNotOptimize(x = f());
@@ -65,8 +65,8 @@ BENCHMARK(floor_std_function_build_and_call);
 // Control rows for the counter: a capture too large for std::function's buffer allocates once
 // per call, and so does an over-aligned object (the aligned operator new is counted too).
 void floor_std_function_large_capture(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   std::array<int, 8> big{};
+  resil_bench::allocation_report allocs(state, resil_bench::may_allocate);
   for (auto _ : state) {
     const std::function<int()> f = [big] { return resil_bench::work(big[0]); };
     benchmark::DoNotOptimize(big[0] = f());
@@ -78,7 +78,7 @@ void floor_new_delete_over_aligned(benchmark::State& state) {
   struct alignas(128) line {
     int v = 0;
   };
-  resil_bench::allocation_report allocs(state);
+  resil_bench::allocation_report allocs(state, resil_bench::may_allocate);
   for (auto _ : state) {
     auto p = std::make_unique<line>();
     benchmark::DoNotOptimize(p.get());

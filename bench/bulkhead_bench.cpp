@@ -31,8 +31,8 @@ BENCHMARK(floor_cas_in_sub_out);
 BENCHMARK(floor_cas_in_sub_out)->Threads(2)->UseRealTime();
 
 void bulkhead_acquire_release(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   auto& b = shared_bulkhead();
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     auto p = b.try_acquire();
     benchmark::DoNotOptimize(p);
@@ -42,9 +42,9 @@ BENCHMARK(bulkhead_acquire_release);
 BENCHMARK(bulkhead_acquire_release)->Threads(2)->UseRealTime();
 
 void bulkhead_try_execute(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   auto& b = shared_bulkhead();
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(x = b.try_execute(resil_bench::work, x).value());
   }
@@ -58,8 +58,8 @@ void bulkhead_try_execute_with_listener(benchmark::State& state) {
   static const auto subscribed = b.events().subscribe(
       [](const resil::bulkhead_event& e) { benchmark::DoNotOptimize(e.kind); });
   benchmark::DoNotOptimize(subscribed);
-  resil_bench::allocation_report allocs(state);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(x = b.try_execute(resil_bench::work, x).value());
   }
@@ -68,10 +68,10 @@ BENCHMARK(bulkhead_try_execute_with_listener);
 BENCHMARK(bulkhead_try_execute_with_listener)->Threads(2)->UseRealTime();
 
 void bulkhead_try_execute_rejected(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   static resil::bulkhead full{{.max_concurrent = 1}};
   static auto held = full.try_acquire();
   int rejected = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(rejected += full.try_execute(resil_bench::work, 1).has_error());
   }
@@ -80,9 +80,9 @@ BENCHMARK(bulkhead_try_execute_rejected);
 BENCHMARK(bulkhead_try_execute_rejected)->Threads(2)->UseRealTime();
 
 void mutex_bulkhead_try_execute(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   static resil_bench::mutex_bulkhead b{1000};
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     int out = 0;
     benchmark::DoNotOptimize(b.try_call([x] { return resil_bench::work(x); }, out));
@@ -93,11 +93,11 @@ BENCHMARK(mutex_bulkhead_try_execute);
 BENCHMARK(mutex_bulkhead_try_execute)->Threads(2)->UseRealTime();
 
 void mutex_bulkhead_try_execute_rejected(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   static resil_bench::mutex_bulkhead full{1};
   static const bool filled = (full.fill(), true);
   benchmark::DoNotOptimize(filled);
   int rejected = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     int out = 0;
     benchmark::DoNotOptimize(rejected +=

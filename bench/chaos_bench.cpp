@@ -9,9 +9,9 @@
 namespace {
 
 void chaos_fault_disabled(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   static resil::chaos_fault fault{{.injection_rate = 1.0, .enabled = false}, resil::errc::timeout};
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     x = fault.try_execute(resil_bench::work, x).value();
     benchmark::DoNotOptimize(x);
@@ -21,9 +21,9 @@ BENCHMARK(chaos_fault_disabled);
 BENCHMARK(chaos_fault_disabled)->Threads(2)->UseRealTime();
 
 void chaos_fault_enabled_rate_zero(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   static resil::chaos_fault fault{{.injection_rate = 0.0}, resil::errc::timeout};
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     x = fault.try_execute(resil_bench::work, x).value();
     benchmark::DoNotOptimize(x);
@@ -32,9 +32,9 @@ void chaos_fault_enabled_rate_zero(benchmark::State& state) {
 BENCHMARK(chaos_fault_enabled_rate_zero);
 
 void chaos_fault_enabled_drawing(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   static resil::chaos_fault fault{{.injection_rate = 1e-9}, resil::errc::timeout};
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     auto r = fault.try_execute(resil_bench::work, x);
     x = r ? *r : x;
@@ -45,9 +45,9 @@ BENCHMARK(chaos_fault_enabled_drawing);
 BENCHMARK(chaos_fault_enabled_drawing)->Threads(2)->UseRealTime();
 
 void mutex_chaos_fault_drawing(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   static resil_bench::mutex_chaos_fault fault{1e-9};
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     int out = x;
     fault.try_call([x] { return resil_bench::work(x); }, out);

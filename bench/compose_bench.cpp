@@ -22,17 +22,17 @@ struct pass_through : resil::policy_base<pass_through> {
 pass_through p1, p2, p3, p4, p5;
 
 void empty_policy_try_execute(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) benchmark::DoNotOptimize(x = p1.try_execute(resil_bench::work, x).value());
 }
 BENCHMARK(empty_policy_try_execute);
 BENCHMARK(empty_policy_try_execute)->Threads(2)->UseRealTime();
 
 void compose_empty_x1(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   auto pipeline = resil::compose(p1);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(x = pipeline.try_execute(resil_bench::work, x).value());
   }
@@ -41,9 +41,9 @@ BENCHMARK(compose_empty_x1);
 BENCHMARK(compose_empty_x1)->Threads(2)->UseRealTime();
 
 void compose_empty_x5(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   auto pipeline = resil::compose(p1, p2, p3, p4, p5);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) {
     benchmark::DoNotOptimize(x = pipeline.try_execute(resil_bench::work, x).value());
   }
@@ -52,9 +52,9 @@ BENCHMARK(compose_empty_x5);
 BENCHMARK(compose_empty_x5)->Threads(2)->UseRealTime();
 
 void decorate_empty_x5(benchmark::State& state) {
-  resil_bench::allocation_report allocs(state);
   auto call = resil::decorate(resil_bench::work, p1, p2, p3, p4, p5);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) benchmark::DoNotOptimize(x = call.try_call(x).value());
 }
 BENCHMARK(decorate_empty_x5);
@@ -66,8 +66,8 @@ std::function<int(int)> wrap(std::function<int(int)> inner) {
 
 void std_function_chain_x1(benchmark::State& state) {
   const auto call = wrap(resil_bench::work);
-  resil_bench::allocation_report allocs(state);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) benchmark::DoNotOptimize(x = call(x));
 }
 BENCHMARK(std_function_chain_x1);
@@ -75,8 +75,8 @@ BENCHMARK(std_function_chain_x1)->Threads(2)->UseRealTime();
 
 void std_function_chain_x5(benchmark::State& state) {
   const auto call = wrap(wrap(wrap(wrap(wrap(resil_bench::work)))));
-  resil_bench::allocation_report allocs(state);
   int x = 0;
+  resil_bench::allocation_report allocs(state);
   for (auto _ : state) benchmark::DoNotOptimize(x = call(x));
 }
 BENCHMARK(std_function_chain_x5);

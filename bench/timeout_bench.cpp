@@ -35,8 +35,8 @@ BENCHMARK(timeout_try_execute<resil::coarse_clock>)
 
 void mutex_timeout_try_execute(benchmark::State& state) {
   static resil_bench::mutex_timeout t{std::chrono::hours{1}};
-  resil_bench::allocation_report allocs(state);
   int x = 0;
+  resil_bench::allocation_report allocs(state, resil_bench::may_allocate);
   for (auto _ : state) {
     int out = 0;
     benchmark::DoNotOptimize(
