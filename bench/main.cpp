@@ -1,4 +1,4 @@
-// resil_bench's main, the protected function, and global allocation functions that count.
+// resil_bench's main and the global allocation functions, which count.
 // SPDX-License-Identifier: MIT
 #include <cstdlib>
 #include <new>
@@ -22,11 +22,6 @@ void* counted_aligned_alloc(std::size_t n, std::align_val_t al) noexcept {
 }
 
 }  // namespace
-
-int resil_bench::work(int x) noexcept {
-  benchmark::DoNotOptimize(x);
-  return x + 1;
-}
 
 std::uint64_t resil_bench::allocations() noexcept {
   return thread_allocations;
