@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 
 #include "support.hpp"
 
@@ -49,6 +50,18 @@ void floor_mutex_lock_unlock(benchmark::State& state) {
 }
 BENCHMARK(floor_mutex_lock_unlock);
 BENCHMARK(floor_mutex_lock_unlock)->Threads(2)->UseRealTime();
+
+// What a rejection costs a caller when it is reported by an exception instead of an outcome.
+void floor_throw_catch(benchmark::State& state) {
+  for (auto _ : state) {
+    try {
+      throw std::runtime_error("rejected");
+    } catch (const std::exception& e) {
+      benchmark::DoNotOptimize(&e);
+    }
+  }
+}
+BENCHMARK(floor_throw_catch);
 
 // Building a std::function around a small capture (no allocation) and calling it once: what
 // every hand-written baseline pays per call before its own logic.

@@ -66,6 +66,22 @@ struct path {
 
 const path paths[] = {
     {"raw_call", [](long n) { repeat(n, [](int x) { return resil_bench::work(x); }); }},
+    // Under valgrind a clock read takes glibc's system-call path (the vDSO is not used), so
+    // these two give the instructions to subtract from the rows that read a clock.
+    {"floor_steady_clock_now",
+     [](long n) {
+       repeat(n, [](int x) {
+         benchmark::DoNotOptimize(resil::steady_clock::now());
+         return x;
+       });
+     }},
+    {"floor_coarse_clock_now",
+     [](long n) {
+       repeat(n, [](int x) {
+         benchmark::DoNotOptimize(resil::coarse_clock::now());
+         return x;
+       });
+     }},
     {"compose_empty_x1",
      [](long n) {
        auto pipeline = resil::compose(p1);
