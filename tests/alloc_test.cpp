@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #include <resil/bulkhead.hpp>
 #include <resil/chaos.hpp>
+#include <resil/circuit_breaker.hpp>
 #include <resil/compose.hpp>
 #include <resil/core/events.hpp>
 #include <resil/fallback.hpp>
@@ -82,6 +83,45 @@ TEST_CASE("alloc: chaos policies allocate nothing when off or injecting an error
   const auto allocations = count.count();
   CHECK(allocations == 0);
   CHECK(values > 0);
+}
+
+TEST_CASE("alloc: a circuit breaker allocates nothing per call, in any state", "[alloc]") {
+  using namespace std::chrono_literals;
+  resil::manual_clock clock;
+  resil::basic_circuit_breaker<resil::manual_clock> count_window{{.slow_call_duration = 1s,
+                                                                  .window_size = 10,
+                                                                  .minimum_calls = 5,
+                                                                  .open_duration = 1s,
+                                                                  .half_open_calls = 2},
+                                                                 clock};
+  resil::basic_circuit_breaker<resil::manual_clock> time_window{{.window = resil::window_type::time,
+                                                                 .window_size = 10,
+                                                                 .minimum_calls = 5,
+                                                                 .open_duration = 1s},
+                                                                clock};
+  resil::basic_circuit_breaker<resil::manual_clock> consecutive{
+      {.consecutive_failures = 3, .window = resil::window_type::none, .open_duration = 1s}, clock};
+  const auto ok = [] { return 1; };
+  const auto fail = [] { return resil::outcome<int>::from_error(resil::errc::timeout); };
+  int values = 0;
+  int rejected = 0;
+  allocation_counter count;
+  for (int i = 0; i < 1000; ++i) {
+    for (auto* b : {&count_window, &time_window, &consecutive}) {
+      // successes, failures that open it, rejections, half-open probes that close it again
+      const bool failing = (i / 50) % 2 == 1;
+      const auto r = failing ? b->try_execute(fail) : b->try_execute(ok);
+      values += r.has_value() ? 1 : 0;
+      rejected += r.error() == resil::errc::circuit_open ? 1 : 0;
+      if (auto p = b->try_acquire()) p->record_success();
+    }
+    if (i % 10 == 0) clock.advance(1s);
+  }
+  const auto allocations = count.count();
+  CHECK(allocations == 0);
+  CHECK(values > 0);
+  CHECK(rejected > 0);
+  CHECK(count_window.metrics().transitions > 2U);
 }
 
 TEST_CASE("alloc: a retry allocates nothing, succeeding at once or after failed attempts",

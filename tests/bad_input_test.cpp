@@ -61,6 +61,10 @@ TEST_CASE(
           resil::retry r{{.backoff = resil::backoff::exponential(1ms, 2.0, forever)}};
         }) == "retry_options.backoff.durations");
   CHECK(field_of([&] { resil::chaos_latency l{{}, forever}; }) == "chaos_latency.latency");
+  CHECK(field_of([&] { resil::circuit_breaker b{{.open_duration = forever}}; }) ==
+        "circuit_breaker_options.open_duration");
+  CHECK(field_of([&] { resil::circuit_breaker b{{.slow_call_duration = forever}}; }) ==
+        "circuit_breaker_options.slow_call_duration");
   CHECK(field_of([&] {
           resil::chaos_fault f{{.schedule = {{0s, forever, 1.0}}}, resil::errc::timeout};
         }) == "chaos_fault_options.schedule.until");

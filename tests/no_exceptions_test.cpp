@@ -42,6 +42,25 @@ int main() {
   check(c.classify(r) == resil::verdict::ignored, "rejections are ignored by default");
   check(c.classify(failed) == resil::verdict::failure, "timeouts are failures");
 
+  resil::manual_clock clock;
+  resil::basic_circuit_breaker<resil::manual_clock> breaker{
+      {.window_size = 2,
+       .minimum_calls = 2,
+       .open_duration = std::chrono::seconds{1},
+       .half_open_calls = 1},
+      clock};
+  const auto timed_out = [] { return resil::outcome<int>::from_error(resil::errc::timeout); };
+  (void)breaker.try_execute(timed_out);
+  (void)breaker.try_execute(timed_out);
+  check(breaker.state() == resil::circuit_state::open, "two failures open the breaker");
+  const auto rejected = breaker.try_execute([] { return 1; });
+  check(rejected.error() == resil::errc::circuit_open &&
+            rejected.retry_after() == std::chrono::seconds{1},
+        "an open breaker rejects with the remaining delay");
+  clock.advance(std::chrono::seconds{1});
+  check(breaker.try_execute([] { return 1; }).has_value(), "a probe goes through");
+  check(breaker.state() == resil::circuit_state::closed, "a successful probe closes it");
+
   // A retry: the last failure stands, and a success after failures comes back.
   resil::basic_retry<resil::manual_clock> retry{
       {.max_attempts = 3, .backoff = resil::backoff::constant(std::chrono::milliseconds{10})}};

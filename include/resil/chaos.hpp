@@ -39,7 +39,7 @@ namespace resil {
 struct chaos_phase {
   time_span from{nanoseconds{0}};   ///< Start of the phase (inclusive).
   time_span until{nanoseconds{0}};  ///< End of the phase (exclusive).
-  double rate = 1.0;     ///< Injection rate in [0, 1] during the phase.
+  double rate = 1.0;                ///< Injection rate in [0, 1] during the phase.
 };
 
 /**

@@ -66,7 +66,8 @@ class time_span : public nanoseconds {
   constexpr time_span() noexcept = default;
   /// Converts `d`, clamping what does not fit.
   template <class Rep, class Period>
-  constexpr time_span(std::chrono::duration<Rep, Period> d) noexcept  // NOLINT(google-explicit-constructor)
+  constexpr time_span(
+      std::chrono::duration<Rep, Period> d) noexcept  // NOLINT(google-explicit-constructor)
       : nanoseconds(saturating_nanoseconds(d)), fits_(fits_nanoseconds(d)) {}
 
   /// False when the duration it was made from did not fit in nanoseconds (it was clamped).
