@@ -49,6 +49,54 @@ class mutex_retry {
   std::mt19937_64 rng_{42};
 };
 
+/// A breaker with one mutex around a state flag and a ring of the last 100 outcomes; it opens
+/// when half of them failed, for 60 s.
+class mutex_circuit_breaker {
+ public:
+  /// Calls `f` unless the breaker is open; false (and `f` not called) then.
+  bool try_call(const std::function<int()>& f, int& out) {
+    {
+      const std::lock_guard lock(mutex_);
+      if (open_) {
+        if (std::chrono::steady_clock::now() < open_until_) return false;
+        open_ = false;
+      }
+    }
+    bool ok = true;
+    try {
+      out = f();
+    } catch (...) {
+      ok = false;
+    }
+    const std::lock_guard lock(mutex_);
+    failures_ += (ok ? 0 : 1) - (ring_[next_] ? 1 : 0);
+    ring_[next_] = !ok;
+    next_ = (next_ + 1) % 100;
+    calls_ = calls_ < 100 ? calls_ + 1 : 100;
+    if (calls_ == 100 && failures_ * 2 >= calls_) {
+      open_ = true;
+      open_until_ = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+    }
+    return true;
+  }
+
+  /// Opens the breaker for 24 hours (to benchmark the rejection).
+  void trip() {
+    const std::lock_guard lock(mutex_);
+    open_ = true;
+    open_until_ = std::chrono::steady_clock::now() + std::chrono::hours{24};
+  }
+
+ private:
+  std::mutex mutex_;
+  bool open_ = false;
+  std::chrono::steady_clock::time_point open_until_{};
+  bool ring_[100] = {};
+  int next_ = 0;
+  int calls_ = 0;
+  int failures_ = 0;
+};
+
 /// A token bucket behind a std::mutex, refilled from steady_clock in floating point.
 class mutex_token_bucket {
  public:

@@ -3,6 +3,7 @@
 // on the machine's load. Outside valgrind it just runs the loops.
 // SPDX-License-Identifier: MIT
 #include <resil/bulkhead.hpp>
+#include <resil/circuit_breaker.hpp>
 #include <resil/compose.hpp>
 #include <resil/rate_limiter.hpp>
 #include <resil/retry.hpp>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "hand_written.hpp"
 #include "support.hpp"
@@ -47,10 +49,40 @@ resil::basic_rate_limiter<resil::coarse_clock> coarse_limiter{
     {.permits = unlimited, .period = 1s, .burst = unlimited}};
 resil::rate_limiter drained_limiter{{.permits = 1, .period = 1h, .burst = 1}};
 resil::timeout timeout{{.duration = 1h}};
+resil::circuit_breaker breaker;  // count window
+resil::circuit_breaker consecutive_breaker{
+    {.consecutive_failures = 5, .window = resil::window_type::none}};
+resil::circuit_breaker open_breaker{{.window_size = 1, .minimum_calls = 1, .open_duration = 24h}};
 
 resil_bench::mutex_retry hand_retry;
 resil_bench::mutex_bulkhead hand_bulkhead{1000};
 resil_bench::mutex_token_bucket hand_bucket{1e9, 1e9};
+resil_bench::mutex_circuit_breaker hand_breaker;
+
+int hand_full(int x) {
+  return hand_retry.call([x] {
+    int out = 0;
+    const bool admitted = hand_breaker.try_call(
+        [x] {
+          int limited = 0;
+          if (!hand_bucket.try_call(
+                  [x] {
+                    int bounded = 0;
+                    if (!hand_bulkhead.try_call([x] { return resil_bench::work(x); }, bounded)) {
+                      throw std::runtime_error("bulkhead full");
+                    }
+                    return bounded;
+                  },
+                  limited)) {
+            throw std::runtime_error("rate limited");
+          }
+          return limited;
+        },
+        out);
+    if (!admitted) throw std::runtime_error("circuit open");
+    return out;
+  });
+}
 
 // Runs `call` n times; `call` returns the next x.
 template <class F>
@@ -132,6 +164,27 @@ const path paths[] = {
          return out;
        });
      }},
+    {"circuit_breaker_closed_count_window",
+     [](long n) {
+       repeat(n, [](int x) { return breaker.try_execute(resil_bench::work, x).value(); });
+     }},
+    {"circuit_breaker_closed_consecutive_failures",
+     [](long n) {
+       repeat(n,
+              [](int x) { return consecutive_breaker.try_execute(resil_bench::work, x).value(); });
+     }},
+    {"circuit_breaker_open_rejection/steady_clock",
+     [](long n) {
+       repeat(n, [](int x) {
+         return x + (open_breaker.try_execute(resil_bench::work, x).has_error() ? 1 : 0);
+       });
+     }},
+    {"compose_full/steady_clock",
+     [](long n) {
+       auto pipeline = resil::compose(retry, breaker, limiter, bulkhead);
+       repeat(n, [&](int x) { return pipeline.try_execute(resil_bench::work, x).value(); });
+     }},
+    {"mutex_compose_full", [](long n) { repeat(n, hand_full); }},
     {"timeout_try_execute/steady_clock",
      [](long n) {
        repeat(n, [](int x) { return timeout.try_execute(resil_bench::work, x).value(); });
@@ -144,13 +197,18 @@ const path paths[] = {
 int main(int argc, char** argv) {
   const long n = argc > 1 ? std::atol(argv[1]) : 100'000;
   (void)drained_limiter.try_acquire();
+  (void)open_breaker.try_execute([]() -> int { throw 1; });
   for (const path& p : paths) {
     bool wanted = argc <= 2;
     for (int i = 2; i < argc; ++i) wanted = wanted || std::strcmp(argv[i], p.name) == 0;
     if (!wanted) continue;
-    p.run(1);  // first-use work (a timer thread, a lazily built table) is not per call
+    // Called through a volatile pointer, so that each path is compiled as a function of its
+    // own rather than inlined into this loop (which would make its count depend on its
+    // neighbours).
+    void (*volatile run)(long) = p.run;
+    run(1);  // first-use work (a timer thread, a lazily built table) is not per call
     RESIL_ZERO_STATS();
-    p.run(n);
+    run(n);
     RESIL_DUMP_STATS(p.name);
     std::printf("%s\n", p.name);
   }

@@ -22,7 +22,7 @@ TARGETS = [
      "mutex_circuit_breaker_closed", 3, None),
     ("closed breaker, count window", "circuit_breaker_closed_count_window",
      "mutex_circuit_breaker_closed", 12, 30),
-    ("open breaker rejection (try_execute)", "circuit_breaker_open_rejection",
+    ("open breaker rejection (try_execute)", "circuit_breaker_open_rejection/steady_clock",
      "mutex_circuit_breaker_open_rejection", 30, None),
     ("rate limiter try_acquire granted, steady", "rate_limiter_try_acquire_granted/steady_clock",
      "mutex_rate_limiter_try_acquire_granted", 35, None),
