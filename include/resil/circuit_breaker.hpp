@@ -6,10 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "backoff.hpp"
@@ -440,24 +442,45 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
            s == circuit_state::disabled;
   }
 
-  // Runs an admitted call, classifies its outcome and records it.
+  // Runs an admitted call, classifies its outcome and records it. For a move-assignable
+  // outcome every path returns `r`, so that the compiler builds it in the caller's return slot
+  // instead of copying it there.
   template <class R, class Next>
   outcome<R> run(context& ctx, Next& next, permit_token t) {
     guard g{this, t};
     outcome<R> r = std::forward<Next>(next)(ctx);
-    const auto [v, error] = ctx.effective_classifier(options_.classify).classify_noexcept(r);
-    if (error) return outcome<R>::from_exception(error);  // a predicate threw: released
-    g.owner = nullptr;
+    auto [v, error] = ctx.effective_classifier(options_.classify).classify_noexcept(r);
+    if (RESIL_UNLIKELY(error != nullptr)) {  // a predicate threw: released by the guard
+      if constexpr (std::is_move_assignable_v<outcome<R>>) {
+        r = outcome<R>::from_exception(std::move(error));
+      } else {
+        return outcome<R>::from_exception(std::move(error));
+      }
+    } else {
+      g.owner = nullptr;
+      if (std::exception_ptr thrown = complete_noexcept(t, v); RESIL_UNLIKELY(thrown != nullptr)) {
+        if constexpr (std::is_move_assignable_v<outcome<R>>) {
+          r = outcome<R>::from_exception(std::move(thrown));
+        } else {
+          return outcome<R>::from_exception(std::move(thrown));
+        }
+      }
+    }
+    return r;
+  }
+
+  // complete(), with a listener's exception returned (the state change stands).
+  std::exception_ptr complete_noexcept(const permit_token& t, verdict v) noexcept {
 #if RESIL_HAS_EXCEPTIONS
     try {
       complete(t, v);
-    } catch (...) {  // a listener threw; the state change stands
-      return outcome<R>::from_exception(std::current_exception());
+    } catch (...) {
+      return std::current_exception();
     }
 #else
     complete(t, v);
 #endif
-    return r;
+    return nullptr;
   }
 
   admission admit(context* ctx) {

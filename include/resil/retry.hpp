@@ -290,6 +290,9 @@ class basic_retry : public policy_base<basic_retry<Clock>> {
   RESIL_NOINLINE outcome<R> invoke_guarded(context& ctx, Next& next);
 
   template <class R, class Next>
+  outcome<R> invoke_unguarded(context& ctx, Next& next);
+
+  template <class R, class Next>
   RESIL_NOINLINE outcome<R> retry_after_failure(context& ctx, Next& next, outcome<R> first,
                                                 verdict v, std::exception_ptr error,
                                                 std::int64_t started);
@@ -364,6 +367,14 @@ outcome<R> basic_retry<Clock>::invoke(context& ctx, Next&& next) {
   // look at and no listener to tell. It reads no clock, draws no random number and writes no
   // shared memory (a token budget that is full is only read); everything else runs out of line.
   if (RESIL_UNLIKELY(guarded_)) return invoke_guarded<R>(ctx, next);
+  return invoke_unguarded<R>(ctx, next);
+}
+
+template <resil::clock Clock>
+template <class R, class Next>
+outcome<R> basic_retry<Clock>::invoke_unguarded(context& ctx, Next& next) {
+  // A function of its own so that `r` is its only return (for move-assignable outcomes): the
+  // compiler then builds it in the caller's return slot instead of copying it there.
   ctx.set_attempt(1);
   outcome<R> r = next(ctx);
   if (RESIL_UNLIKELY(!r.has_value() ||

@@ -69,7 +69,13 @@ std::string format_value(const T& v) {
       return text + " x " + format_number(period::num) + "/" + format_number(period::den) + "s";
     }
   } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
-    return "\"" + std::string(std::string_view(v)) + "\"";
+    // Appended rather than '"' + s + '"': g++ 12 -O3 warns (-Wrestrict, a false positive, GCC
+    // bug 105329) on inserting into a temporary string, which breaks -Werror builds.
+    const std::string_view text(v);
+    std::string quoted;
+    quoted.reserve(text.size() + 2);
+    quoted.append(1, '"').append(text).append(1, '"');
+    return quoted;
   } else if constexpr (std::is_enum_v<T>) {
     return format_number(static_cast<std::underlying_type_t<T>>(v));
   } else {
