@@ -478,6 +478,8 @@ concept described = requires(fmt::appender out, const T& v) {
 
 }  // namespace resil::detail::fmt_text
 
+// Doxygen cannot place specializations of fmt::formatter (fmt is not parsed): hidden from it.
+/// @cond fmt_formatters
 /// Formats a resil enum as its name; accepts the string format spec (`{:>12}`).
 template <class T>
 struct fmt::formatter<T, char, std::enable_if_t<resil::detail::fmt_text::named<T>>>
@@ -504,3 +506,4 @@ struct fmt::formatter<T, char, std::enable_if_t<resil::detail::fmt_text::describ
     return resil::detail::fmt_text::write(ctx.out(), value);
   }
 };
+/// @endcond

@@ -58,8 +58,8 @@ class prometheus_text {
 
   /// One label of a sample.
   struct label {
-    std::string_view name;
-    std::string_view value;
+    std::string_view name;   ///< The label's name, e.g. `name` or `kind`.
+    std::string_view value;  ///< Its value (escaped when rendered).
   };
 
   /// Adds a sample with `value` (integral, floating-point or bool) to the family `name`.

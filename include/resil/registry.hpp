@@ -117,8 +117,8 @@ class registry_table {
   using traits = detail::registry_traits<Policy>;
 
  public:
-  using policy_type = Policy;
-  using options_type = typename traits::options;
+  using policy_type = Policy;                     ///< The policy type it holds.
+  using options_type = typename traits::options;  ///< The policy's options struct.
   /// The policy's event type (`void` for a retry budget, which publishes none).
   using event_type = typename traits::event;
   /// Whether instances can keep an event log (`registry_options::event_log_capacity`).
@@ -394,14 +394,21 @@ class registry_table {
 template <clock Clock = steady_clock>
 class basic_registry {
  public:
-  using clock_type = Clock;
+  using clock_type = Clock;  ///< The clock every policy of the registry runs on.
+  /// The circuit breakers, by name.
   using circuit_breaker_table = registry_table<basic_circuit_breaker<Clock>, Clock>;
+  /// The retries, by name.
   using retry_table = registry_table<basic_retry<Clock>, Clock>;
+  /// The rate limiters, by name.
   using rate_limiter_table = registry_table<basic_rate_limiter<Clock>, Clock>;
+  /// The keyed rate limiters (string keys), by name.
   using keyed_rate_limiter_table =
       registry_table<basic_keyed_rate_limiter<std::string, Clock>, Clock>;
+  /// The bulkheads, by name.
   using bulkhead_table = registry_table<basic_bulkhead<Clock>, Clock>;
+  /// The timeouts, by name.
   using timeout_table = registry_table<basic_timeout<Clock>, Clock>;
+  /// The retry budgets, by name (shared by the retries that name them).
   using retry_budget_table = registry_table<resil::retry_budget, Clock>;
 
   /// A registry with `options` whose instances read `clock`. Throws `config_error` for invalid
