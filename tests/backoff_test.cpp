@@ -225,6 +225,15 @@ TEST_CASE("backoff: invalid parameters are reported with the field and value", "
   CHECK(backoff::constant(1s).jitter(nan).validate()->field == "backoff.jitter_factor");
 }
 
+TEST_CASE("backoff: base_delay stays within the cap even for a backoff that validate() rejects",
+          "[backoff]") {
+  const auto flat = backoff::exponential(2s, 1.0, 1s);  // cap below base: invalid, yet bounded
+  REQUIRE(flat.validate());
+  for (const std::uint32_t n : {0U, 1U, 2U, 10U}) CHECK(flat.base_delay(n) == 1s);
+  CHECK(backoff::exponential(2s, 2.0, 1s).base_delay(1) == 1s);
+  CHECK(backoff::linear(2s, 1s, 1s).base_delay(3) == 1s);
+}
+
 TEST_CASE("backoff: exponential delays never turn NaN or negative past attempt 1025 (Polly #2163)",
           "[backoff]") {
   // Polly v8 computed 2^n in double; from attempt 1025 on it overflowed to infinity, the delay
