@@ -226,26 +226,30 @@ struct health_report {
   static double seconds(nanoseconds d) noexcept { return std::chrono::duration<double>(d).count(); }
 };
 
+namespace detail {
+// Severity order for aggregation: unknown < healthy < degraded < unhealthy.
+[[nodiscard]] inline int health_rank(health_status s) noexcept {
+  switch (s) {
+    case health_status::unknown:
+      return 0;
+    case health_status::healthy:
+      return 1;
+    case health_status::degraded:
+      return 2;
+    case health_status::unhealthy:
+      return 3;
+  }
+  return 0;
+}
+}  // namespace detail
+
 /// The aggregate of `checks` by the rule documented on `health_report`.
 [[nodiscard]] inline health_status aggregate(const std::vector<health_check_report>& checks) {
-  auto rank = [](health_status s) {
-    switch (s) {
-      case health_status::unknown:
-        return 0;
-      case health_status::healthy:
-        return 1;
-      case health_status::degraded:
-        return 2;
-      case health_status::unhealthy:
-        return 3;
-    }
-    return 0;
-  };
   health_status worst = health_status::unknown;
   for (const auto& c : checks) {
     health_status s = c.status;
     if (s == health_status::unhealthy && !c.critical) s = health_status::degraded;
-    if (rank(s) > rank(worst)) worst = s;
+    if (detail::health_rank(s) > detail::health_rank(worst)) worst = s;
   }
   return worst;
 }

@@ -117,20 +117,6 @@ requires requires(const Policy& p, const policy_health_options& o) {
 
 namespace detail {
 
-inline int health_rank(health_status s) noexcept {
-  switch (s) {
-    case health_status::unknown:
-      return 0;
-    case health_status::healthy:
-      return 1;
-    case health_status::degraded:
-      return 2;
-    case health_status::unhealthy:
-      return 3;
-  }
-  return 0;
-}
-
 // The health of many named policies (registry instances: `name()` and `policy()`): the worst
 // status, the names of those not healthy in the message, each one's message in the details.
 template <class Instances>
