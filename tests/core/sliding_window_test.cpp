@@ -377,6 +377,41 @@ TEST_CASE(
   CHECK(w.record({}, 315'360'000'000'000'000).totals == window_totals{1, 0, 0});
 }
 
+// The time window's test hook: the second half of record(), which touches the bucket it chose
+// from a head read earlier. Called after moving the head on, it replays a record that was
+// preempted between the two, one interleaving that a stress test reaches only by luck.
+struct resil::detail::time_window_access {
+  // true: counted in bucket j; false: bucket j has left the window (record() then retries)
+  static bool finish_record_in(time_window& w, std::int64_t j) {
+    return w.touch(time_window::field::calls, j, 1, nullptr) == time_window::step::ok;
+  }
+};
+
+TEST_CASE(
+    "time_window: a record preempted while another thread moves the head exactly one window on "
+    "does not evict the new head's counts",
+    "[sliding_window]") {
+  using access = resil::detail::time_window_access;
+  constexpr std::int64_t ms = 1'000'000;
+  for (const std::int64_t size : {1, 2, 4, 7}) {
+    INFO("size " << size);
+    resil::time_window w{static_cast<std::uint32_t>(size), 1ms};
+    (void)w.record({}, 10 * ms);  // head: bucket 10, where the preempted record will count
+    // Meanwhile another thread records in bucket 10 + size, which shares bucket 10's slot.
+    for (int i = 0; i < 5; ++i) (void)w.record({.failed = true}, (10 + size) * ms);
+    REQUIRE(w.totals((10 + size) * ms) == window_totals{5, 5, 0});
+    CHECK_FALSE(access::finish_record_in(w, 10));  // bucket 10 is out: count it at the head
+    CHECK(w.totals((10 + size) * ms) == window_totals{5, 5, 0});
+
+    // One bucket less and bucket 10 is still in the window: the record counts there.
+    resil::time_window v{static_cast<std::uint32_t>(size), 1ms};
+    (void)v.record({}, 10 * ms);
+    for (int i = 0; i < 5; ++i) (void)v.record({.failed = true}, (10 + size - 1) * ms);
+    CHECK(access::finish_record_in(v, 10));
+    CHECK(v.totals((10 + size - 1) * ms) == window_totals{7, 5, 0});
+  }
+}
+
 TEST_CASE("time_window: works at the extremes of the clock (R4j PR #66)", "[sliding_window]") {
   for (const std::int64_t start : {i64_min, i64_min + 1, std::int64_t{-1}, std::int64_t{0},
                                    i64_max - std::int64_t{5'000'000'000}}) {

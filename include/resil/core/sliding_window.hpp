@@ -41,6 +41,7 @@ constexpr unsigned next_backoff(unsigned b) noexcept {
 class count_window;
 namespace detail {
 struct count_window_access;  // lets tests start a window near the 2^32 position wrap
+struct time_window_access;   // lets tests replay a record preempted while the head moves
 }  // namespace detail
 
 /**
@@ -490,6 +491,8 @@ class time_window {
       std::numeric_limits<std::int64_t>::min()};
   alignas(detail::cache_line) std::atomic<std::int64_t> totals_[3] = {0, 0, 0};
   alignas(detail::cache_line) std::atomic<std::uint64_t> epoch_{0};
+
+  friend struct detail::time_window_access;
 };
 
 }  // namespace resil
