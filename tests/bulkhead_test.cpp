@@ -13,10 +13,12 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "support/counting_clock.hpp"
+#include "support/enum_names.hpp"
 #include "support/test_policies.hpp"
 
 using namespace std::chrono_literals;
@@ -757,4 +759,10 @@ TEST_CASE(
   // The run really queued, timed out and cancelled (thousands of each on a 2-core machine).
   CHECK(events.rejected > 0);
   CHECK(cancelled > 0);
+}
+
+TEST_CASE("bulkhead: event kinds are named as their enumerators", "[bulkhead]") {
+  CHECK(resil_test::enum_names<resil::bulkhead_event_kind>(3) ==
+        std::vector<std::string_view>{"permitted", "rejected", "finished"});
+  CHECK(to_string(static_cast<resil::bulkhead_event_kind>(3)) == "unknown");
 }

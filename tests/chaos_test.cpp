@@ -8,8 +8,11 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
+#include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/test_policies.hpp"
 
 using namespace std::chrono_literals;
@@ -252,4 +255,10 @@ TEST_CASE("chaos: concurrent calls share one generator safely", "[chaos]") {
   for (auto& t : threads) t.join();
   CHECK(hits.load() == static_cast<int>(f.injected()));
   CHECK(std::abs(hits.load() - 10'000) < 5 * 71);  // sd = sqrt(20000 * .25) ≈ 71
+}
+
+TEST_CASE("chaos: injection kinds are named as their enumerators", "[chaos]") {
+  CHECK(resil_test::enum_names<resil::chaos_event::kind_t>(4) ==
+        std::vector<std::string_view>{"fault", "latency", "outcome", "behavior"});
+  CHECK(to_string(static_cast<resil::chaos_event::kind_t>(4)) == "unknown");
 }

@@ -16,9 +16,11 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/test_policies.hpp"
 
 using namespace std::chrono_literals;
@@ -1240,4 +1242,17 @@ TEST_CASE(
   const auto m = b.metrics();
   CHECK(m.failed <= m.calls);
   CHECK(m.slow <= m.calls);
+}
+
+TEST_CASE("circuit_breaker: event kinds and window types are named as their enumerators",
+          "[circuit_breaker]") {
+  CHECK(resil_test::enum_names<resil::circuit_breaker_event::kind_t>(9) ==
+        std::vector<std::string_view>{"state_transition", "success", "failure", "ignored",
+                                      "not_permitted", "failure_rate_exceeded",
+                                      "slow_call_rate_exceeded", "consecutive_failures_exceeded",
+                                      "reset"});
+  CHECK(to_string(static_cast<resil::circuit_breaker_event::kind_t>(9)) == "unknown");
+  CHECK(resil_test::enum_names<resil::window_type>(3) ==
+        std::vector<std::string_view>{"count", "time", "none"});
+  CHECK(to_string(static_cast<resil::window_type>(3)) == "unknown");
 }

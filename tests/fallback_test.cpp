@@ -11,8 +11,10 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/test_policies.hpp"
 
 using resil::errc;
@@ -265,4 +267,10 @@ TEST_CASE("fallback: resil::fallback<T> has a nameable type and takes any handle
 
 TEST_CASE("fallback: its options need no validation", "[fallback]") {
   CHECK_FALSE(resil::fallback_options{}.validate());
+}
+
+TEST_CASE("fallback: event kinds are named as their enumerators", "[fallback]") {
+  CHECK(resil_test::enum_names<resil::fallback_event_kind>(2) ==
+        std::vector<std::string_view>{"applied", "failed"});
+  CHECK(to_string(static_cast<resil::fallback_event_kind>(2)) == "unknown");
 }

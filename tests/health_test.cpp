@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/json_parse.hpp"
 
 using namespace std::chrono_literals;
@@ -362,4 +364,10 @@ TEST_CASE("health: background probing runs on virtual time", "[health]") {
   CHECK(seen == std::vector<health_status>{health_status::unhealthy, health_status::healthy,
                                            health_status::unhealthy, health_status::healthy,
                                            health_status::unhealthy, health_status::healthy});
+}
+
+TEST_CASE("health: gRPC serving statuses are named as gRPC spells them", "[health]") {
+  CHECK(resil_test::enum_names<resil::grpc_serving_status>(4) ==
+        std::vector<std::string_view>{"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"});
+  CHECK(to_string(static_cast<resil::grpc_serving_status>(4)) == "UNKNOWN");
 }

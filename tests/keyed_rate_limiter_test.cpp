@@ -18,6 +18,7 @@
 #include <malloc.h>
 #endif
 
+#include "support/enum_names.hpp"
 #include "support/grant_log.hpp"
 #include "support/sanitizers.hpp"
 
@@ -325,4 +326,11 @@ TEST_CASE("keyed_rate_limiter: a key forgotten as full is not backdated by an ol
   REQUIRE(l.prune() == 1);                                                  // full again: forgotten
   CHECK_FALSE(policy.try_execute_in(stale, [] { return 1; }).has_value());  // at t = 0: empty
   CHECK(l.try_acquire(7, 2));                                               // now: full
+}
+
+TEST_CASE("keyed_rate_limiter: event kinds are named as their enumerators",
+          "[keyed_rate_limiter]") {
+  CHECK(resil_test::enum_names<resil::keyed_rate_limiter_event_kind>(3) ==
+        std::vector<std::string_view>{"permitted", "rejected", "evicted"});
+  CHECK(to_string(static_cast<resil::keyed_rate_limiter_event_kind>(3)) == "unknown");
 }

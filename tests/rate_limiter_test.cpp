@@ -12,10 +12,12 @@
 #include <limits>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/grant_log.hpp"
 #include "support/sanitizers.hpp"
 #include "support/test_policies.hpp"
@@ -966,4 +968,10 @@ TEST_CASE(
   while (auto p = l.try_acquire()) log.push_back({ticks(clock.now()), 1});
   CHECK(log.size() == 11);
   CHECK(resil_test::check_gcra_bound(log, 1, 1'000'000, 10).ok);
+}
+
+TEST_CASE("rate_limiter: event kinds are named as their enumerators", "[rate_limiter]") {
+  CHECK(resil_test::enum_names<resil::rate_limiter_event_kind>(4) ==
+        std::vector<std::string_view>{"permitted", "rejected", "cancelled", "limit_changed"});
+  CHECK(to_string(static_cast<resil::rate_limiter_event_kind>(4)) == "unknown");
 }

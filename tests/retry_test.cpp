@@ -12,11 +12,13 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <type_traits>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/test_policies.hpp"
 
 using namespace std::chrono_literals;
@@ -1022,4 +1024,14 @@ TEST_CASE(
   CHECK(slots.metrics().retries_in_flight == 0);
   CHECK(tokens.milli_tokens() >= 0);
   CHECK(tokens.milli_tokens() <= 20'000);
+}
+
+TEST_CASE("retry: event kinds and stop reasons are named as their enumerators", "[retry]") {
+  CHECK(resil_test::enum_names<resil::retry_event_kind>(4) ==
+        std::vector<std::string_view>{"retry_scheduled", "succeeded", "exhausted", "aborted"});
+  CHECK(to_string(static_cast<resil::retry_event_kind>(4)) == "unknown");
+  CHECK(resil_test::enum_names<resil::retry_stop>(6) ==
+        std::vector<std::string_view>{"none", "max_attempts", "budget", "deadline",
+                                      "max_total_duration", "cancelled"});
+  CHECK(to_string(static_cast<resil::retry_stop>(6)) == "unknown");
 }

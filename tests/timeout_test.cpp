@@ -14,10 +14,12 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "support/counting_clock.hpp"
+#include "support/enum_names.hpp"
 #include "support/test_policies.hpp"
 
 using namespace std::chrono_literals;
@@ -493,4 +495,10 @@ TEST_CASE("timeout: concurrent calls on the steady clock are stopped at their de
   CHECK(values + timeouts == 1200);
   CHECK(timeouts > 0);
   CHECK(values > 0);
+}
+
+TEST_CASE("timeout: event kinds are named as their enumerators", "[timeout]") {
+  CHECK(resil_test::enum_names<resil::timeout_event_kind>(1) ==
+        std::vector<std::string_view>{"timed_out"});
+  CHECK(to_string(static_cast<resil::timeout_event_kind>(1)) == "unknown");
 }

@@ -6,20 +6,7 @@ namespace delivery {
 
 std::string error_name(const std::error_code& ec) {
   if (ec.category() == resil::resil_category()) {
-    switch (static_cast<resil::errc>(ec.value())) {
-      case resil::errc::circuit_open:
-        return "circuit_open";
-      case resil::errc::bulkhead_full:
-        return "bulkhead_full";
-      case resil::errc::rate_limited:
-        return "rate_limited";
-      case resil::errc::timeout:
-        return "timeout";
-      case resil::errc::retries_exhausted:
-        return "retries_exhausted";
-      case resil::errc::cancelled:
-        return "cancelled";
-    }
+    return std::string(resil::to_string(static_cast<resil::errc>(ec.value())));
   }
   if (ec.category() == net_category()) {
     switch (static_cast<net_errc>(ec.value())) {

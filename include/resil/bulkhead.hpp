@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <stop_token>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -65,6 +66,19 @@ enum class bulkhead_event_kind : std::uint8_t {
               ///< token fired while it waited.
   finished,   ///< A call that held a slot completed and gave the slot back.
 };
+
+/// The event kind's name: "permitted", "rejected" or "finished".
+[[nodiscard]] constexpr std::string_view to_string(bulkhead_event_kind k) noexcept {
+  switch (k) {
+    case bulkhead_event_kind::permitted:
+      return "permitted";
+    case bulkhead_event_kind::rejected:
+      return "rejected";
+    case bulkhead_event_kind::finished:
+      return "finished";
+  }
+  return "unknown";
+}
 
 /**
  * An event published by a bulkhead to the listeners of `events()`. A permit dropped without

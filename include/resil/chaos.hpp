@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -88,6 +89,21 @@ struct chaos_event {
   nanoseconds latency{0};  ///< For latency injections.
   std::uint32_t attempt;   ///< The call's attempt number.
 };
+
+/// The injection's name: "fault", "latency", "outcome" or "behavior".
+[[nodiscard]] constexpr std::string_view to_string(chaos_event::kind_t k) noexcept {
+  switch (k) {
+    case chaos_event::kind_t::fault:
+      return "fault";
+    case chaos_event::kind_t::latency:
+      return "latency";
+    case chaos_event::kind_t::outcome:
+      return "outcome";
+    case chaos_event::kind_t::behavior:
+      return "behavior";
+  }
+  return "unknown";
+}
 
 namespace detail {
 

@@ -73,6 +73,19 @@ enum class window_type : std::uint8_t {
   none,   ///< No window: only `consecutive_failures` opens the breaker (the cheapest mode).
 };
 
+/// The window type's name: "count", "time" or "none".
+[[nodiscard]] constexpr std::string_view to_string(window_type w) noexcept {
+  switch (w) {
+    case window_type::count:
+      return "count";
+    case window_type::time:
+      return "time";
+    case window_type::none:
+      return "none";
+  }
+  return "unknown";
+}
+
 /**
  * Options of a circuit breaker; the member initialisers are the defaults (Resilience4j's, except
  * where noted). Use designated initialisers:
@@ -218,6 +231,32 @@ struct circuit_breaker_event {
   std::uint64_t count = 0;         ///< For `consecutive_failures_exceeded`: the count.
   nanoseconds remaining_delay{0};  ///< For `not_permitted`: time until probes are admitted.
 };
+
+/// The event kind's name, as the enumerator reads: "state_transition", "failure", ...
+[[nodiscard]] constexpr std::string_view to_string(circuit_breaker_event::kind_t k) noexcept {
+  using kind = circuit_breaker_event::kind_t;
+  switch (k) {
+    case kind::state_transition:
+      return "state_transition";
+    case kind::success:
+      return "success";
+    case kind::failure:
+      return "failure";
+    case kind::ignored:
+      return "ignored";
+    case kind::not_permitted:
+      return "not_permitted";
+    case kind::failure_rate_exceeded:
+      return "failure_rate_exceeded";
+    case kind::slow_call_rate_exceeded:
+      return "slow_call_rate_exceeded";
+    case kind::consecutive_failures_exceeded:
+      return "consecutive_failures_exceeded";
+    case kind::reset:
+      return "reset";
+  }
+  return "unknown";
+}
 
 /**
  * A consistent snapshot of a circuit breaker (`breaker.metrics()`). The counts are those of the

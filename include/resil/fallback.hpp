@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -92,6 +93,17 @@ enum class fallback_event_kind : std::uint8_t {
   applied,  ///< The handler replaced a selected outcome with a value.
   failed,   ///< The handler threw, or returned a failure; that became the call's outcome.
 };
+
+/// The event kind's name: "applied" or "failed".
+[[nodiscard]] constexpr std::string_view to_string(fallback_event_kind k) noexcept {
+  switch (k) {
+    case fallback_event_kind::applied:
+      return "applied";
+    case fallback_event_kind::failed:
+      return "failed";
+  }
+  return "unknown";
+}
 
 /// An event published by a fallback, on the caller's thread, after the handler ran.
 struct fallback_event {

@@ -60,6 +60,21 @@ enum class grpc_serving_status : std::uint8_t {
   service_unknown = 3,  ///< For `Watch` of a name nobody registered.
 };
 
+/// The status as gRPC spells it: "UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN".
+[[nodiscard]] constexpr std::string_view to_string(grpc_serving_status s) noexcept {
+  switch (s) {
+    case grpc_serving_status::unknown:
+      return "UNKNOWN";
+    case grpc_serving_status::serving:
+      return "SERVING";
+    case grpc_serving_status::not_serving:
+      return "NOT_SERVING";
+    case grpc_serving_status::service_unknown:
+      return "SERVICE_UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
 /**
  * What one run of a check found: a status, an optional message, and key/value details.
  *

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -84,6 +85,19 @@ enum class keyed_rate_limiter_event_kind : std::uint8_t {
   rejected,   ///< A request of `key` was refused; `retry_after` says when it could succeed.
   evicted,    ///< `key` was dropped to make room; `lossless` if its bucket was full anyway.
 };
+
+/// The event kind's name: "permitted", "rejected" or "evicted".
+[[nodiscard]] constexpr std::string_view to_string(keyed_rate_limiter_event_kind k) noexcept {
+  switch (k) {
+    case keyed_rate_limiter_event_kind::permitted:
+      return "permitted";
+    case keyed_rate_limiter_event_kind::rejected:
+      return "rejected";
+    case keyed_rate_limiter_event_kind::evicted:
+      return "evicted";
+  }
+  return "unknown";
+}
 
 /// One keyed rate limiter event. `key` points to the key for the duration of the listener call.
 template <class Key>

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <stop_token>
+#include <string_view>
 
 #include "core/clock.hpp"
 #include "core/config.hpp"
@@ -109,6 +110,21 @@ enum class rate_limiter_event_kind : std::uint8_t {
   cancelled,      ///< A waiting caller's stop token fired; its reservation was returned.
   limit_changed,  ///< `set_limit` installed new values (`permits` holds the new rate).
 };
+
+/// The event kind's name: "permitted", "rejected", "cancelled" or "limit_changed".
+[[nodiscard]] constexpr std::string_view to_string(rate_limiter_event_kind k) noexcept {
+  switch (k) {
+    case rate_limiter_event_kind::permitted:
+      return "permitted";
+    case rate_limiter_event_kind::rejected:
+      return "rejected";
+    case rate_limiter_event_kind::cancelled:
+      return "cancelled";
+    case rate_limiter_event_kind::limit_changed:
+      return "limit_changed";
+  }
+  return "unknown";
+}
 
 /// One rate limiter event. Delivered after the state changed, outside any lock.
 struct rate_limiter_event {

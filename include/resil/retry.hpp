@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <system_error>
 #include <tuple>
 #include <type_traits>
@@ -149,6 +150,21 @@ enum class retry_event_kind : std::uint8_t {
                     ///< policy's rejection, a throwing predicate or hook) ended the call.
 };
 
+/// The event kind's name: "retry_scheduled", "succeeded", "exhausted" or "aborted".
+[[nodiscard]] constexpr std::string_view to_string(retry_event_kind k) noexcept {
+  switch (k) {
+    case retry_event_kind::retry_scheduled:
+      return "retry_scheduled";
+    case retry_event_kind::succeeded:
+      return "succeeded";
+    case retry_event_kind::exhausted:
+      return "exhausted";
+    case retry_event_kind::aborted:
+      return "aborted";
+  }
+  return "unknown";
+}
+
 /// Which limit ended the retries of an exhausted call.
 enum class retry_stop : std::uint8_t {
   none,                ///< Not stopped by a limit (other kinds of event).
@@ -158,6 +174,25 @@ enum class retry_stop : std::uint8_t {
   max_total_duration,  ///< `max_total_duration` would pass before the next attempt.
   cancelled,           ///< The context's stop token fired (the call ends with `errc::cancelled`).
 };
+
+/// Why retrying stopped, as the enumerator reads: "max_attempts", "budget", "deadline", ...
+[[nodiscard]] constexpr std::string_view to_string(retry_stop s) noexcept {
+  switch (s) {
+    case retry_stop::none:
+      return "none";
+    case retry_stop::max_attempts:
+      return "max_attempts";
+    case retry_stop::budget:
+      return "budget";
+    case retry_stop::deadline:
+      return "deadline";
+    case retry_stop::max_total_duration:
+      return "max_total_duration";
+    case retry_stop::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
 
 /**
  * An event of `resil::retry`, published to `events()` listeners. The cause is the attempt's

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <stop_token>
+#include <string_view>
 #include <utility>
 
 #include "core/clock.hpp"
@@ -49,6 +50,15 @@ struct timeout_options {
 enum class timeout_event_kind : std::uint8_t {
   timed_out,  ///< The call's deadline passed before it returned; its outcome became a timeout.
 };
+
+/// The event kind's name: "timed_out".
+[[nodiscard]] constexpr std::string_view to_string(timeout_event_kind k) noexcept {
+  switch (k) {
+    case timeout_event_kind::timed_out:
+      return "timed_out";
+  }
+  return "unknown";
+}
 
 /// An event published by a timeout to the listeners of `events()`, on the caller's thread.
 struct timeout_event {

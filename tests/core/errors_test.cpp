@@ -5,6 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <string_view>
+#include <vector>
+
+#include "support/enum_names.hpp"
 
 using namespace std::chrono_literals;
 
@@ -71,4 +74,11 @@ TEST_CASE("errors: config_error names the field and keeps the message", "[errors
                               "resil: bulkhead_options.max_concurrent = 0 is invalid"};
   CHECK(e.field() == "bulkhead_options.max_concurrent");
   CHECK(std::string_view{e.what()} == "resil: bulkhead_options.max_concurrent = 0 is invalid");
+}
+
+TEST_CASE("errors: every code has a short name for logs and metric labels", "[errors]") {
+  CHECK(resil_test::enum_names<resil::errc>(6, 1) ==
+        std::vector<std::string_view>{"circuit_open", "bulkhead_full", "rate_limited", "timeout",
+                                      "retries_exhausted", "cancelled"});
+  CHECK(to_string(static_cast<resil::errc>(7)) == "unknown");
 }

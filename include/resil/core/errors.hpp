@@ -5,6 +5,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -29,6 +30,26 @@ enum class errc : int {
   retries_exhausted,  ///< A retry ran out of attempts and was asked to report it distinctly.
   cancelled,          ///< The call's `std::stop_token` was triggered before it could complete.
 };
+
+/// The error's short name, as the enumerator reads: "circuit_open", "bulkhead_full", ... (a stable
+/// label for logs and metrics; `std::error_code::message()` gives the sentence).
+[[nodiscard]] constexpr std::string_view to_string(errc e) noexcept {
+  switch (e) {
+    case errc::circuit_open:
+      return "circuit_open";
+    case errc::bulkhead_full:
+      return "bulkhead_full";
+    case errc::rate_limited:
+      return "rate_limited";
+    case errc::timeout:
+      return "timeout";
+    case errc::retries_exhausted:
+      return "retries_exhausted";
+    case errc::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
 
 namespace detail {
 
