@@ -5,11 +5,21 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <cstdio>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <thread>
 #include <type_traits>
+
+#if defined(__unix__)
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 using namespace std::chrono_literals;
 
@@ -412,3 +422,109 @@ TEST_CASE("bad_input: live policies can be neither copied nor moved", "[bad_inpu
   STATIC_REQUIRE_FALSE(std::is_move_constructible_v<resil::retry>);
   STATIC_REQUIRE_FALSE(std::is_copy_assignable_v<resil::timeout>);
 }
+
+// I13, clean destruction (Envoy's idiom): in debug builds a policy destroyed while it is still in
+// use (a slot or a probe held, a caller waiting, a retry counted) fails an assertion instead of
+// leaving a permit or a waiter pointing at freed memory. Each case runs in a child process; its
+// standard error must carry the assertion's message and it must end with SIGABRT (an alarm ends
+// a child that hangs instead). Built where assertions are on: the Debug presets.
+#if !defined(NDEBUG) && defined(__unix__)
+namespace {
+
+struct child_result {
+  bool aborted = false;
+  std::string stderr_text;
+};
+
+template <class F>
+child_result run_in_child(F f) {
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::alarm(20);
+    std::signal(SIGABRT, SIG_DFL);  // not Catch's handler: the child reports nothing itself
+    ::dup2(pipe_fds[1], 2);
+    if (const int null = ::open("/dev/null", O_WRONLY); null >= 0) ::dup2(null, 1);
+    ::close(pipe_fds[0]);
+    f();
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  child_result r;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
+    r.stderr_text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  r.aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("bad_input: destroying a policy still in use fails a debug assertion (I13)",
+          "[bad_input]") {
+  SECTION("a bulkhead with a slot held") {
+    const auto r = run_in_child([] {
+      auto b = std::make_unique<resil::bulkhead>(resil::bulkhead_options{.max_concurrent = 2});
+      auto slot = b->try_acquire();
+      b.reset();
+    });
+    CHECK(r.aborted);
+    CHECK_THAT(r.stderr_text, Catch::Contains("bulkhead destroyed while slots are held"));
+  }
+  SECTION("a circuit breaker with a half-open probe running") {
+    const auto r = run_in_child([] {
+      resil::manual_clock clock;
+      auto b = std::make_unique<resil::basic_circuit_breaker<resil::manual_clock>>(
+          resil::circuit_breaker_options{.window_size = 1, .minimum_calls = 1, .open_duration = 1s},
+          clock);
+      (void)b->try_execute([]() -> int { throw 1; });
+      clock.advance(1s);
+      auto probe = b->try_acquire();
+      if (!probe || !probe->token().probe()) ::_exit(3);  // not the state this case is about
+      b.reset();
+    });
+    CHECK(r.aborted);
+    CHECK_THAT(r.stderr_text, Catch::Contains("circuit_breaker destroyed while half-open probes"));
+  }
+  SECTION("a rate limiter with a caller waiting") {
+    const auto r = run_in_child([] {
+      resil::manual_clock clock;
+      auto l = std::make_unique<resil::basic_rate_limiter<resil::manual_clock>>(
+          resil::rate_limiter_options{.permits = 1, .period = 1s}, clock);
+      (void)l->try_acquire();
+      std::thread waiter([&] { (void)l->acquire_for(1, 10s); });
+      while (l->metrics().waiting_callers == 0) std::this_thread::yield();
+      l.reset();
+      waiter.join();
+    });
+    CHECK(r.aborted);
+    CHECK_THAT(r.stderr_text, Catch::Contains("rate_limiter destroyed while callers wait"));
+  }
+  SECTION("a retry concurrency budget with a retry counted") {
+    const auto r = run_in_child([] {
+      auto budget = std::make_unique<resil::retry_concurrency_budget>();
+      budget->call_started();
+      auto retry = budget->try_acquire_retry();
+      budget.reset();
+    });
+    CHECK(r.aborted);
+    CHECK_THAT(r.stderr_text, Catch::Contains("retry_concurrency_budget destroyed while calls"));
+  }
+  SECTION("and a policy that is idle is destroyed quietly") {
+    const auto r = run_in_child([] {
+      auto b = std::make_unique<resil::bulkhead>(resil::bulkhead_options{.max_concurrent = 2});
+      { auto slot = b->try_acquire(); }
+      b.reset();
+    });
+    CHECK_FALSE(r.aborted);
+    CHECK(r.stderr_text.empty());
+  }
+}
+#endif

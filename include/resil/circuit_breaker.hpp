@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -350,6 +351,12 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
   }
   basic_circuit_breaker(const basic_circuit_breaker&) = delete;
   basic_circuit_breaker& operator=(const basic_circuit_breaker&) = delete;
+  /// Debug builds assert that no half-open probe is still running: its permit would outlive
+  /// the breaker.
+  ~basic_circuit_breaker() {
+    assert(probes_running(state_.load()) == 0 &&
+           "resil::circuit_breaker destroyed while half-open probes run");
+  }
 
   /// The current state (one atomic load).
   [[nodiscard]] circuit_state state() const noexcept {
@@ -462,6 +469,12 @@ class basic_circuit_breaker : public policy_base<basic_circuit_breaker<Clock>> {
 
   static circuit_state to_state(std::uint64_t w) noexcept {
     return static_cast<circuit_state>(word::state(w));
+  }
+  // Half-open probes admitted and not yet recorded (0 in any other state).
+  static std::uint64_t probes_running(std::uint64_t w) noexcept {
+    if (to_state(w) != circuit_state::half_open) return 0;
+    const std::uint64_t p = word::payload(w);
+    return word::field(p, word::reserved_at) - word::field(p, word::recorded_at);
   }
   static unsigned code(circuit_state s) noexcept {
     return static_cast<unsigned>(s);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -210,6 +211,11 @@ class basic_rate_limiter : public policy_base<basic_rate_limiter<Clock>> {
 
   basic_rate_limiter(const basic_rate_limiter&) = delete;
   basic_rate_limiter& operator=(const basic_rate_limiter&) = delete;
+  /// Debug builds assert that no caller is waiting in the limiter.
+  ~basic_rate_limiter() {
+    assert(waiting_.load(std::memory_order_relaxed) == 0 &&
+           "resil::rate_limiter destroyed while callers wait");
+  }
 
   /// Grants `n` permits now, or refuses (nullopt) without changing anything.
   [[nodiscard]] std::optional<permit_type> try_acquire(std::uint64_t n = 1) {

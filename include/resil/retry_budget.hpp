@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -211,6 +212,12 @@ class retry_concurrency_budget {
       : options_(checked(options)) {}
   retry_concurrency_budget(const retry_concurrency_budget&) = delete;
   retry_concurrency_budget& operator=(const retry_concurrency_budget&) = delete;
+  /// Debug builds assert that no call and no retry permit is still counted.
+  ~retry_concurrency_budget() {
+    assert(calls_.load(std::memory_order_relaxed) == 0 &&
+           retries_.load(std::memory_order_relaxed) == 0 &&
+           "resil::retry_concurrency_budget destroyed while calls or retries are in flight");
+  }
 
   /// A logical call (all its attempts) begins.
   void call_started() noexcept { calls_.fetch_add(1, std::memory_order_relaxed); }

@@ -320,8 +320,7 @@ circuit_breaker_metrics basic_circuit_breaker<Clock>::metrics() const {
   };
   if (m.state == circuit_state::half_open) {
     tally(word::payload(w));
-    m.probes_in_flight =
-        static_cast<std::uint32_t>(word::field(word::payload(w), word::reserved_at) - t.calls);
+    m.probes_in_flight = static_cast<std::uint32_t>(probes_running(w));
   } else if (m.state == circuit_state::open && probe_tally_ != 0) {
     tally(probe_tally_);
   } else if (count_) {
