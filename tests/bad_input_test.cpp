@@ -424,7 +424,7 @@ TEST_CASE("bad_input: live policies can be neither copied nor moved", "[bad_inpu
 }
 
 // I13, clean destruction (Envoy's idiom): in debug builds a policy destroyed while it is still in
-// use (a slot or a probe held, a caller waiting, a retry counted) fails an assertion instead of
+// use (a slot, a probe or a retry permit held, a caller waiting) fails an assertion instead of
 // leaving a permit or a waiter pointing at freed memory. Each case runs in a child process; its
 // standard error must carry the assertion's message and it must end with SIGABRT (an alarm ends
 // a child that hangs instead). Built where assertions are on: the Debug presets.
@@ -507,7 +507,7 @@ TEST_CASE("bad_input: destroying a policy still in use fails a debug assertion (
     CHECK(r.aborted);
     CHECK_THAT(r.stderr_text, Catch::Contains("rate_limiter destroyed while callers wait"));
   }
-  SECTION("a retry concurrency budget with a retry counted") {
+  SECTION("a retry concurrency budget with a retry permit held") {
     const auto r = run_in_child([] {
       auto budget = std::make_unique<resil::retry_concurrency_budget>();
       budget->call_started();
@@ -515,7 +515,7 @@ TEST_CASE("bad_input: destroying a policy still in use fails a debug assertion (
       budget.reset();
     });
     CHECK(r.aborted);
-    CHECK_THAT(r.stderr_text, Catch::Contains("retry_concurrency_budget destroyed while calls"));
+    CHECK_THAT(r.stderr_text, Catch::Contains("retry_concurrency_budget destroyed while retry permits"));
   }
   SECTION("and a policy that is idle is destroyed quietly") {
     const auto r = run_in_child([] {

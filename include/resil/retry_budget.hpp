@@ -212,11 +212,10 @@ class retry_concurrency_budget {
       : options_(checked(options)) {}
   retry_concurrency_budget(const retry_concurrency_budget&) = delete;
   retry_concurrency_budget& operator=(const retry_concurrency_budget&) = delete;
-  /// Debug builds assert that no call and no retry permit is still counted.
+  /// Debug builds assert that no retry permit is held: it would outlive the budget.
   ~retry_concurrency_budget() {
-    assert(calls_.load(std::memory_order_relaxed) == 0 &&
-           retries_.load(std::memory_order_relaxed) == 0 &&
-           "resil::retry_concurrency_budget destroyed while calls or retries are in flight");
+    assert(retries_.load(std::memory_order_relaxed) == 0 &&
+           "resil::retry_concurrency_budget destroyed while retry permits are held");
   }
 
   /// A logical call (all its attempts) begins.

@@ -548,7 +548,7 @@ TEST_CASE(
          {"grants", static_cast<std::int64_t>(total)},
          {"refused", refused.load()},
          {"most grants of one key", static_cast<std::int64_t>(worst)},
-         {"bound per key", static_cast<std::int64_t>(bound)},
+         {"bound per key if never evicted", static_cast<std::int64_t>(bound)},
          {"evicted", static_cast<std::int64_t>(m.evicted_active + m.evicted_idle)}});
     CHECK(over_cap.load() == 0);
     CHECK(m.keys <= max_keys);
