@@ -515,7 +515,8 @@ TEST_CASE("bad_input: destroying a policy still in use fails a debug assertion (
       budget.reset();
     });
     CHECK(r.aborted);
-    CHECK_THAT(r.stderr_text, Catch::Contains("retry_concurrency_budget destroyed while retry permits"));
+    CHECK_THAT(r.stderr_text,
+               Catch::Contains("retry_concurrency_budget destroyed while retry permits"));
   }
   SECTION("and a policy that is idle is destroyed quietly") {
     const auto r = run_in_child([] {
