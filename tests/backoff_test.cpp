@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <limits>
 #include <random>
+#include <string_view>
 #include <vector>
+
+#include "support/enum_names.hpp"
 
 using namespace std::chrono_literals;
 using resil::backoff;
@@ -296,4 +299,11 @@ TEST_CASE(
   }
   const auto lin = backoff::linear(1min, nanoseconds::max(), 5min);  // base + step overflows
   CHECK(lin.base_delay(3) == 5min);
+}
+
+TEST_CASE("backoff: jitter kinds are named as their enumerators", "[backoff]") {
+  CHECK(resil_test::enum_names<resil::jitter_kind>(6) ==
+        std::vector<std::string_view>{"none", "full", "equal", "decorrelated", "decorrelated_v2",
+                                      "proportional"});
+  CHECK(to_string(static_cast<resil::jitter_kind>(6)) == "unknown");
 }

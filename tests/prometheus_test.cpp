@@ -11,8 +11,10 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "support/enum_names.hpp"
 #include "support/observability_scenario.hpp"
 
 using namespace std::chrono_literals;
@@ -334,4 +336,11 @@ TEST_CASE("prometheus: every sample has one HELP and TYPE before it, counters en
     const bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
     CHECK(total == (type == "counter"));
   }
+}
+
+TEST_CASE("prometheus: metric types are named as the exposition format spells them",
+          "[prometheus]") {
+  CHECK(resil_test::enum_names<resil::prometheus_type>(3) ==
+        std::vector<std::string_view>{"counter", "gauge", "untyped"});
+  CHECK(to_string(static_cast<resil::prometheus_type>(3)) == "untyped");
 }

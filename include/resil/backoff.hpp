@@ -28,6 +28,25 @@ enum class jitter_kind : std::uint8_t {
   proportional,     ///< d * (1 ± factor * uniform), as Resilience4j's randomization factor.
 };
 
+/// The jitter's name, as the enumerator reads: "none", "full", "equal", "decorrelated", ...
+[[nodiscard]] constexpr std::string_view to_string(jitter_kind j) noexcept {
+  switch (j) {
+    case jitter_kind::none:
+      return "none";
+    case jitter_kind::full:
+      return "full";
+    case jitter_kind::equal:
+      return "equal";
+    case jitter_kind::decorrelated:
+      return "decorrelated";
+    case jitter_kind::decorrelated_v2:
+      return "decorrelated_v2";
+    case jitter_kind::proportional:
+      return "proportional";
+  }
+  return "unknown";
+}
+
 /// The per-sequence memory of a backoff: which attempt comes next and what the last delay was
 /// (decorrelated jitters need it). Start each retry sequence from a zeroed state.
 struct backoff_state {

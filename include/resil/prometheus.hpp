@@ -35,6 +35,19 @@ namespace resil {
 /// The kind of a Prometheus metric family (`# TYPE` line).
 enum class prometheus_type : std::uint8_t { counter, gauge, untyped };
 
+/// The type as the exposition format's `# TYPE` line spells it: "counter", "gauge", "untyped".
+[[nodiscard]] constexpr std::string_view to_string(prometheus_type t) noexcept {
+  switch (t) {
+    case prometheus_type::counter:
+      return "counter";
+    case prometheus_type::gauge:
+      return "gauge";
+    case prometheus_type::untyped:
+      return "untyped";
+  }
+  return "untyped";
+}
+
 /**
  * A Prometheus text exposition (format 0.0.4) under construction: samples are added in any
  * order and grouped by family on output, each family once with its `# HELP` and `# TYPE` lines,
@@ -121,7 +134,7 @@ class prometheus_text {
       out += "\n# TYPE ";
       out += f.name;
       out += ' ';
-      out += type_name(f.type);
+      out += to_string(f.type);
       out += '\n';
       out += f.samples;
     }
@@ -148,18 +161,6 @@ class prometheus_text {
     index_.emplace(std::string(name), families_.size());
     families_.push_back(family{std::string(name), type, std::string(help), {}});
     return families_.back();
-  }
-
-  static constexpr std::string_view type_name(prometheus_type t) noexcept {
-    switch (t) {
-      case prometheus_type::counter:
-        return "counter";
-      case prometheus_type::gauge:
-        return "gauge";
-      case prometheus_type::untyped:
-        return "untyped";
-    }
-    return "untyped";
   }
 
   static constexpr bool valid_name(std::string_view n) noexcept {

@@ -6,6 +6,10 @@
 
 #include <optional>
 #include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include "support/enum_names.hpp"
 
 namespace {
 
@@ -154,4 +158,10 @@ TEST_CASE("classifier: copies are independent values", "[classify]") {
   b.ignore<std::runtime_error>();
   CHECK(a.classify(thrown(std::runtime_error("x"))) == resil::verdict::failure);
   CHECK(b.classify(thrown(std::runtime_error("x"))) == resil::verdict::ignored);
+}
+
+TEST_CASE("classify: verdicts are named as their enumerators", "[classify]") {
+  CHECK(resil_test::enum_names<resil::verdict>(3) ==
+        std::vector<std::string_view>{"success", "failure", "ignored"});
+  CHECK(to_string(static_cast<resil::verdict>(3)) == "unknown");
 }

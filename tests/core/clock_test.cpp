@@ -4,7 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <string_view>
 #include <thread>
+#include <vector>
+
+#include "support/enum_names.hpp"
 
 using namespace std::chrono_literals;
 using resil::manual_clock;
@@ -164,4 +168,10 @@ TEST_CASE("clock: a real sleep with a live stop token sleeps until the deadline"
   const auto start = resil::steady_clock::now();
   CHECK(resil::steady_clock::sleep_until(start + 2ms, stop.get_token()));
   CHECK(resil::steady_clock::now() >= start + 2ms);
+}
+
+TEST_CASE("clock: wait statuses are named as their enumerators", "[clock]") {
+  CHECK(resil_test::enum_names<resil::wait_status>(3) ==
+        std::vector<std::string_view>{"notified", "deadline", "stopped"});
+  CHECK(to_string(static_cast<resil::wait_status>(3)) == "unknown");
 }

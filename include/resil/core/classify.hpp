@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -22,6 +23,19 @@ enum class verdict : std::uint8_t {
   failure,  ///< Counts as a failure (a breaker's window records it; a retry tries again).
   ignored,  ///< Counts as neither (a breaker returns the permit uncounted; a retry stops).
 };
+
+/// The verdict's name: "success", "failure" or "ignored".
+[[nodiscard]] constexpr std::string_view to_string(verdict v) noexcept {
+  switch (v) {
+    case verdict::success:
+      return "success";
+    case verdict::failure:
+      return "failure";
+    case verdict::ignored:
+      return "ignored";
+  }
+  return "unknown";
+}
 
 /// @cond detail
 namespace detail {

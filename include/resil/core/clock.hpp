@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <stop_token>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -31,6 +32,19 @@ enum class wait_status {
   deadline,  ///< The deadline passed on the clock's timeline.
   stopped,   ///< The `std::stop_token` was triggered.
 };
+
+/// How the wait ended: "notified", "deadline" or "stopped".
+[[nodiscard]] constexpr std::string_view to_string(wait_status w) noexcept {
+  switch (w) {
+    case wait_status::notified:
+      return "notified";
+    case wait_status::deadline:
+      return "deadline";
+    case wait_status::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
 
 /**
  * A one-shot wake-up signal: one thread waits on it through a clock
